@@ -1,0 +1,10 @@
+"""Features computed window by window from stack inputs.
+
+Importing this package registers every built-in feature; see
+:mod:`georaster_dl.features.registry` for the kernel contract.
+"""
+
+from georaster_dl.features import basic  # noqa: F401  (registers features)
+from georaster_dl.features.registry import FeatureDef, KernelContext, Param, register, registered, resolve
+
+__all__ = ["FeatureDef", "KernelContext", "Param", "register", "registered", "resolve"]
