@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from georaster_dl.features.registry import FeatureDef, KernelContext, register
+from georaster_dl.features.registry import FeatureDef, KernelContext, onehot, register
 
 
 def _value(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
@@ -12,9 +12,11 @@ def _value(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
 
 
 def _onehot(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
-    from georaster_dl.features.registry import onehot
-
-    return onehot(values, list(ctx.input.categories or ()))
+    categories = list(ctx.input.categories or ())
+    if categories and isinstance(categories[0], str):
+        # Text categories of a vector attribute are rasterised as their 1-based position.
+        categories = list(range(1, len(categories) + 1))
+    return onehot(values, categories)
 
 
 def _category_suffixes(params: dict, input_spec) -> list[str]:

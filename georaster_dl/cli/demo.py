@@ -1,0 +1,17 @@
+"""``georaster-dl demo``: the main job on the sample data, end to end."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("demo")
+@click.argument("folder", type=click.Path(), default="sample_data")
+@click.option("--quick", is_flag=True, help="Fewer epochs and no cross-validation (a smoke run).")
+def command(folder: str, quick: bool) -> None:
+    """Generate the sample study area in FOLDER (if missing) and run the main job on it:
+    the aligned stack with a PNG preview, then (where available) landform and prospectivity
+    models with reports and predicted maps, all under FOLDER/out/."""
+    from georaster_dl.demo import run_demo
+
+    run_demo(folder, quick=quick)

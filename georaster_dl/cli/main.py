@@ -1,0 +1,79 @@
+"""The ``georaster-dl`` command: a click group, global options and error handling.
+
+Errors from the user's input (:class:`~georaster_dl.errors.UserInputError`) print one line
+``error: ...`` on stderr and exit 2; other failures exit 1; Ctrl-C exits 130. A
+traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from georaster_dl import __version__, progress
+from georaster_dl.errors import GeoRasterDLError, UserInputError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="georaster-dl")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--json-progress", is_flag=True,
+              help="Report progress as JSON lines on stdout ({stage, done, total, message, eta_s}).")
+def cli(debug: bool, json_progress: bool) -> None:
+    """Deep-learning mapping for geoscience rasters.
+
+    Align DEMs, survey grids and vector layers on one grid, derive terrain features,
+    train dense networks for landform classes, prospectivity and continuous targets,
+    evaluate them with spatial cross-validation, and predict styled GeoTIFFs.
+    """
+    progress.configure(json_progress)
+
+
+def _register_commands() -> None:
+    from georaster_dl.cli import demo, info, stack
+
+    for module in (info, stack, demo):
+        cli.add_command(module.command)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off stderr
+    try:
+        cli.main(args=args, prog_name="georaster-dl", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("interrupted: outputs in progress were removed or kept as .partial for --resume", err=True)
+        return EXIT_INTERRUPTED
+    except GeoRasterDLError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_USER_ERROR if isinstance(exc, UserInputError) else 1
+    except Exception as exc:  # our fault: say so in one line, details with --debug
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); rerun with --debug and report it",
+                   err=True)
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""A StackSpec opened for reading: inputs aligned on one grid, features computed per window.
+
+:class:`Stack` is the one way every front end reads features: training samples,
+prediction windows and the ``stack`` command all go through :meth:`Stack.read_window`.
+Opening a stack *pins* the spec: categories of categorical inputs and global statistics
+of features that need a first pass are written into ``stack.spec``, which is what a
+model bundle stores so prediction re-derives exactly the same bands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
+from rasterio.windows import Window
+
+from georaster_dl import features as _features  # noqa: F401  (registers built-in features)
+from georaster_dl.errors import GridError
+from georaster_dl.features.registry import KernelContext, ResolvedFeature, resolve
+from georaster_dl.grid import TILE_SIZE, Grid, cell_sizes_m, pad_window
+from georaster_dl.io.rasters import RasterSource
+from georaster_dl.io.vectors import VectorSource
+from georaster_dl.spec import StackSpec, load_spec
+
+#: Band kinds: standardised by models ('continuous'), 0/1 indicators ('onehot'), class codes ('class').
+BAND_KINDS = ("continuous", "onehot", "class")
+
+
+class Stack:
+    """Inputs of a spec aligned on its grid, with features readable window by window.
+
+    Parameters
+    ----------
+    spec : StackSpec, dict, str or Path
+        The stack specification (see :mod:`georaster_dl.spec`).
+    prepare : bool
+        Run the first passes some features need (global statistics) when their
+        parameters are not pinned yet.
+
+    Examples
+    --------
+    >>> stack = Stack("sample_data/spec.yaml")                  # doctest: +SKIP
+    >>> data, valid = stack.read_window(Window(0, 0, 512, 512))  # doctest: +SKIP
+    >>> data.shape == (len(stack.band_names), 512, 512)          # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, spec: StackSpec | dict | str, *, prepare: bool = True) -> None:
+        spec = load_spec(spec)
+        used = {f.input for f in spec.features} | ({spec.grid.reference} if spec.grid.reference else set())
+        self.sources: dict[str, RasterSource | VectorSource] = {}
+        try:
+            for name in spec.inputs:
+                if name in used:
+                    i = spec.inputs[name]
+                    self.sources[name] = VectorSource(i) if i.kind == "vector" else RasterSource(i)
+            self.grid = _build_grid(spec, self.sources)
+            for source in self.sources.values():
+                source.attach(self.grid)
+            self.spec = _pin_categories(spec, self.sources)
+            self.features: list[ResolvedFeature] = [resolve(f, self.spec.inputs[f.input]) for f in self.spec.features]
+            if prepare:
+                self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- description ---------------------------------------------------------------
+    @property
+    def band_names(self) -> list[str]:
+        """One name per output band, in order (``dem.slope``, ``geology.onehot:20``, ...)."""
+        return [name for f in self.features for name in f.band_names]
+
+    @property
+    def band_kinds(self) -> list[str]:
+        """Kind of each band (see :data:`BAND_KINDS`)."""
+        kinds = []
+        for f in self.features:
+            name = f.definition.name
+            if name == "onehot" or f.params.get("onehot"):
+                kind = "onehot"
+            elif f.definition.classes or (name == "value" and self.spec.inputs[f.ref.input].kind == "categorical"):
+                kind = "class"
+            else:
+                kind = "continuous"
+            kinds += [kind] * len(f.band_names)
+        return kinds
+
+    @property
+    def band_transforms(self) -> list[str | None]:
+        """Transform named for each band (spec ``transforms`` first, then the input's), None if none."""
+        out = []
+        for f, kind in zip(self._band_features(), self.band_kinds):
+            out.append(None if kind != "continuous" else
+                       self.spec.transforms.get(f[1], self.spec.inputs[f[0].ref.input].transform))
+        return out
+
+    def _band_features(self) -> list[tuple[ResolvedFeature, str]]:
+        return [(f, name) for f in self.features for name in f.band_names]
+
+    def windows(self, size: int = 2 * TILE_SIZE) -> Iterator[Window]:
+        """Windows tiling the grid (see :meth:`Grid.windows`)."""
+        return self.grid.windows(size)
+
+    # -- reading --------------------------------------------------------------------
+    def read_window(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """Every band over ``window``.
+
+        Returns
+        -------
+        data : numpy.ndarray
+            float32 array (bands, rows, cols); NaN wherever any band is nodata.
+        valid : numpy.ndarray
+            bool (rows, cols), True where every band has a value.
+        """
+        halos: dict[tuple[str, str], int] = {}
+        for f in self.features:
+            key = (f.ref.input, f.definition.source)
+            halos[key] = max(halos.get(key, 0), f.halo)
+        padded = {key: self._read_source(key, pad_window(window, h)) for key, h in halos.items()}
+        bands = []
+        for f in self.features:
+            key = (f.ref.input, f.definition.source)
+            big, h = halos[key], f.halo
+            values = padded[key][big - h: big - h + int(window.height) + 2 * h,
+                                 big - h: big - h + int(window.width) + 2 * h]
+            bands.append(f.compute(values, self._context(f, window, h)))
+        data = np.concatenate(bands, axis=0)
+        valid = np.isfinite(data).all(axis=0)
+        if not valid.all():
+            data *= np.where(valid, np.float32(1), np.float32(np.nan))  # nodata union, without fancy indexing
+        return data, valid
+
+    def sample_cells(self, rows: np.ndarray, cols: np.ndarray, block: int = TILE_SIZE) -> np.ndarray:
+        """Band values at grid cells (rows, cols), read one ``block``-sized window at a time.
+
+        Returns float32 (n, bands), NaN where a cell is nodata. Cells must lie inside the grid.
+        """
+        rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+        if not self.grid.contains(rows, cols).all():
+            raise GridError("sample_cells: some cells lie outside the grid; filter them with grid.contains first")
+        out = np.full((rows.size, len(self.band_names)), np.nan, dtype=np.float32)
+        block_ids = (rows // block) * (self.grid.width // block + 1) + cols // block
+        for bid in np.unique(block_ids):
+            sel = np.flatnonzero(block_ids == bid)
+            r0, c0 = int(rows[sel[0]] // block * block), int(cols[sel[0]] // block * block)
+            win = Window(c0, r0, min(block, self.grid.width - c0), min(block, self.grid.height - r0))
+            data, _ = self.read_window(win)
+            out[sel] = data[:, rows[sel] - r0, cols[sel] - c0].T
+        return out
+
+    def close(self) -> None:
+        """Close every input."""
+        for source in getattr(self, "sources", {}).values():
+            source.close()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------
+    def _read_source(self, key: tuple[str, str], window: Window) -> np.ndarray:
+        name, source = key
+        src = self.sources[name]
+        return src.read(window, source) if isinstance(src, VectorSource) else src.read(window)
+
+    def _context(self, feature: ResolvedFeature, window: Window, halo: int) -> KernelContext:
+        padded = pad_window(window, halo)
+        csx, csy = cell_sizes_m(self.grid, int(padded.row_off), int(padded.height))
+        outside = None
+        if (padded.row_off < 0 or padded.col_off < 0 or padded.row_off + padded.height > self.grid.height
+                or padded.col_off + padded.width > self.grid.width):
+            r = np.arange(padded.row_off, padded.row_off + padded.height)
+            c = np.arange(padded.col_off, padded.col_off + padded.width)
+            outside = ((r < 0) | (r >= self.grid.height))[:, None] | ((c < 0) | (c >= self.grid.width))[None, :]
+        return KernelContext(csx, csy, outside, self.spec.edges, self.spec.inputs[feature.ref.input])
+
+    def _prepare(self) -> None:
+        """Run first passes (global statistics) and pin their results into the spec."""
+        changed = False
+        for i, f in enumerate(self.features):
+            prepare = f.definition.prepare
+            if prepare is None or all(k in dict(f.ref.params) for k in f.definition.internal_params):
+                continue
+            pinned = prepare(self, f)
+            ref = f.ref.with_params({**dict(f.ref.params), **pinned})
+            self.features[i] = resolve(ref, self.spec.inputs[ref.input])
+            changed = True
+        if changed:
+            self.spec = self.spec.replace_features([f.ref for f in self.features])
+
+
+def open_stack(spec: StackSpec | dict | str, chunks: int = 2 * TILE_SIZE):
+    """Open a spec as a lazy, dask-backed :class:`xarray.Dataset`, one variable per band.
+
+    Windows of ``chunks`` cells are computed on demand (each window computes every band
+    once). The dataset carries the grid's CRS (``crs`` attribute, WKT, and a CF
+    ``spatial_ref`` coordinate) and affine ``transform``.
+
+    Examples
+    --------
+    >>> ds = open_stack("sample_data/spec.yaml")   # doctest: +SKIP
+    >>> float(ds["dem.slope"].mean())               # doctest: +SKIP
+    """
+    import dask
+    import dask.array as da
+    import xarray as xr
+
+    stack = Stack(spec)
+    grid, nb = stack.grid, len(stack.band_names)
+    read = dask.delayed(lambda w: stack.read_window(w)[0], pure=True)
+    rows = []
+    for r in range(0, grid.height, chunks):
+        row = []
+        for c in range(0, grid.width, chunks):
+            w = Window(c, r, min(chunks, grid.width - c), min(chunks, grid.height - r))
+            row.append(da.from_delayed(read(w), shape=(nb, int(w.height), int(w.width)), dtype=np.float32))
+        rows.append(row)
+    array = da.concatenate([da.concatenate(row, axis=2) for row in rows], axis=1)
+    xs, _ = grid.xy(np.zeros(grid.width), np.arange(grid.width))
+    _, ys = grid.xy(np.arange(grid.height), np.zeros(grid.height))
+    wkt = grid.crs.to_wkt()
+    coords = {"y": ys, "x": xs, "spatial_ref": ((), 0, {"crs_wkt": wkt, "spatial_ref": wkt})}
+    variables = {name: (("y", "x"), array[i], {"grid_mapping": "spatial_ref", "kind": kind})
+                 for i, (name, kind) in enumerate(zip(stack.band_names, stack.band_kinds))}
+    return xr.Dataset(variables, coords=coords,
+                      attrs={"crs": wkt, "transform": tuple(grid.transform)[:6], "spec": stack.spec.to_yaml()})
+
+
+def _build_grid(spec: StackSpec, sources: dict) -> Grid:
+    if spec.grid.reference:
+        return sources[spec.grid.reference].grid()
+    g = spec.grid
+    try:
+        crs = CRS.from_user_input(g.crs)
+    except CRSError:
+        raise GridError(f"grid.crs: {g.crs!r} is not a CRS; write e.g. 'EPSG:32633'") from None
+    return Grid.from_bounds(crs, g.resolution, g.bounds)
+
+
+def _pin_categories(spec: StackSpec, sources: dict) -> StackSpec:
+    """Write the category list of every categorical input (and vector attribute) into the spec."""
+    for name, source in sources.items():
+        i = spec.inputs[name]
+        if i.categories is not None:
+            continue
+        if i.kind == "categorical":
+            spec = spec.replace_input(name, categories=tuple(source.unique_values()))
+        elif i.kind == "vector" and i.attribute is not None and any(
+                f.input == name and f.feature == "onehot" for f in spec.features):
+            spec = spec.replace_input(name, categories=tuple(source.category_values()))
+    return spec
+
