@@ -61,6 +61,9 @@ class Stack:
                 source.attach(self.grid)
             self.spec = _pin_categories(spec, self.sources)
             self.features: list[ResolvedFeature] = [resolve(f, self.spec.inputs[f.input]) for f in self.spec.features]
+            for f in self.features:
+                if f.definition.check is not None:
+                    f.definition.check(self, f)
             if prepare:
                 self._prepare()
         except BaseException:

@@ -98,7 +98,9 @@ class FeatureDef:
     the kernel needs on each side. ``band_suffixes(params, input)`` names the bands of
     multi-band features. ``classes`` maps the codes of class-valued features to names
     (such features accept ``onehot=true``). ``prepare(stack, ref)`` runs a first pass
-    over the raster and returns parameters to pin (global statistics).
+    over the raster and returns parameters to pin (global statistics). ``check(stack,
+    feature)`` refuses, before any pass, what the feature cannot compute on the stack's
+    grid and inputs (a radius wider than the raster, an input without data).
     """
 
     name: str
@@ -113,6 +115,7 @@ class FeatureDef:
     classes: dict[int, str] | None = None
     prepare: Callable[..., dict] | None = None
     internal_params: tuple[str, ...] = field(default=())
+    check: Callable[..., None] | None = None
 
 
 @dataclass(frozen=True)
