@@ -65,3 +65,7 @@ def closest(name: str, valid: Iterable[str]) -> str:
 def one_of(valid: Iterable[str]) -> str:
     """Format a list of valid choices for an error message."""
     return ", ".join(repr(v) for v in valid)
+
+
+class Interrupted(GeoRasterDLError):
+    """The user stopped a run (Ctrl-C); the message says what was kept (exit code 130)."""

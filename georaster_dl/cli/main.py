@@ -14,7 +14,7 @@ import traceback
 import click
 
 from georaster_dl import __version__, progress
-from georaster_dl.errors import GeoRasterDLError, UserInputError
+from georaster_dl.errors import GeoRasterDLError, Interrupted, UserInputError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -36,9 +36,9 @@ def cli(debug: bool, json_progress: bool) -> None:
 
 
 def _register_commands() -> None:
-    from georaster_dl.cli import demo, info, stack
+    from georaster_dl.cli import demo, info, predict, stack
 
-    for module in (info, stack, demo):
+    for module in (info, stack, predict, demo):
         cli.add_command(module.command)
 
 
@@ -58,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("interrupted: outputs in progress were removed or kept as .partial for --resume", err=True)
+        click.echo("interrupted: no output was finished", err=True)
+        return EXIT_INTERRUPTED
+    except Interrupted as exc:
+        click.echo(f"interrupted: {exc}", err=True)
         return EXIT_INTERRUPTED
     except GeoRasterDLError as exc:
         if debug:

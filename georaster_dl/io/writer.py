@@ -111,16 +111,52 @@ class GeoTIFFWriter:
         self._ds = None
 
     def open(self, resume: bool = False) -> GeoTIFFWriter:
-        """Create the partial file (or reopen it to resume); called by ``with``."""
+        """Create the partial file, or reopen it to resume; called by ``with``.
+
+        Metadata (descriptions, colour table, tags) is written at creation so that a file
+        reopened after a checkpoint is laid out exactly like one written in one go.
+        """
         try:
             if resume and self.partial.exists():
-                self._ds = rasterio.open(self.partial, "r+")
+                self._reopen()
             else:
                 self.partial.unlink(missing_ok=True)
                 self._ds = rasterio.open(self.partial, "w", **self._profile)
+                self._write_metadata()
         except rasterio.errors.RasterioIOError as exc:
             raise OutputError(f"cannot create {self.partial}: {exc}; check permissions and free space") from None
         return self
+
+    def checkpoint(self) -> int:
+        """Close the partial file so everything written so far is on disk; reopen it.
+
+        Returns the partial file's size, which a resume truncates back to.
+        """
+        size = self.suspend()
+        self._reopen()
+        return size
+
+    def suspend(self) -> int:
+        """Close the partial file, keeping it for a later resume; returns its size."""
+        self._ds.close()
+        self._ds = None
+        return self.partial.stat().st_size
+
+    def _reopen(self) -> None:
+        codec = {k: v for k, v in self._profile.items() if k in ("zstd_level", "zlevel", "num_threads")}
+        self._ds = rasterio.open(self.partial, "r+", **{k.upper(): v for k, v in codec.items()})
+
+    def _write_metadata(self) -> None:
+        ds = self._ds
+        if self.descriptions:
+            for i, d in enumerate(self.descriptions, start=1):
+                ds.set_band_description(i, d)
+        if self.colormap:
+            ds.write_colormap(1, {int(k): tuple(v) for k, v in self.colormap.items()})
+        if self.category_names:
+            # rasterio cannot write GDAL category names; tags carry them and the .qml styles them.
+            ds.update_tags(1, **{f"CLASS_{int(k)}": v for k, v in self.category_names.items()})
+        ds.update_tags(**self.tags)
 
     def write(self, window: Window, array: np.ndarray) -> None:
         """Write (bands, rows, cols) or (rows, cols) data at ``window``."""
@@ -132,18 +168,9 @@ class GeoTIFFWriter:
                               "check free disk space") from None
 
     def close(self) -> Path:
-        """Finish the file (metadata, overviews) and move it to its final name."""
+        """Finish the file (overviews) and move it to its final name."""
         ds = self._ds
         try:
-            if self.descriptions:
-                for i, d in enumerate(self.descriptions, start=1):
-                    ds.set_band_description(i, d)
-            if self.colormap:
-                ds.write_colormap(1, {int(k): tuple(v) for k, v in self.colormap.items()})
-            if self.category_names:
-                # rasterio cannot write GDAL category names; tags carry them and the .qml styles them.
-                ds.update_tags(1, **{f"CLASS_{int(k)}": v for k, v in self.category_names.items()})
-            ds.update_tags(**self.tags)
             if self.overviews:
                 factors = [f for f in (2, 4, 8, 16, 32, 64) if min(self.grid.shape) // f >= 256]
                 if factors:

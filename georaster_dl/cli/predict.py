@@ -1,0 +1,51 @@
+"""``georaster-dl predict``: map a model over its grid."""
+
+from __future__ import annotations
+
+import click
+
+from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option, window_option
+from georaster_dl.engine.device import DEVICES
+
+
+def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"{v!r}: write NAME=PATH, e.g. --input dem=/data/dem.tif")
+        out[name] = path
+    return out
+
+
+@click.command("predict")
+@click.argument("model", type=click.Path())
+@click.argument("out", type=click.Path())
+@click.option("--input", "inputs", multiple=True, callback=_parse_inputs, metavar="NAME=PATH",
+              help="Use PATH for the model's input NAME (repeatable); other inputs keep their training paths.")
+@window_option
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Windows computed at once [default: CPUs].")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where the network runs; auto takes a GPU when TensorFlow sees one.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="dask.distributed scheduler (tcp://host:8786): run windows on its workers.")
+@click.option("--bands", default=None, metavar="LIST",
+              help="Outputs to write: landform class,probabilities; prospectivity/regression mean,sd.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its journal.")
+@compress_option
+@overviews_option
+@overwrite_option
+def command(model: str, out: str, inputs: dict, window: int, workers: int | None, device: str,
+            scheduler: str | None, bands: str | None, resume: bool, compress: str, overviews: bool,
+            overwrite: bool) -> None:
+    """Predict MODEL (.gdl) over its grid into OUT.tif (+ OUT.qml style).
+
+    Landform models write class codes (paletted) and OUT_probabilities.tif; prospectivity
+    models the probability (and its SD for ensembles); regression models the value (and SD).
+    Memory stays bounded by a few windows whatever the raster size.
+    """
+    from georaster_dl.predict import predict
+
+    predict(model, out, inputs=inputs, window=window, workers=workers, device=device, scheduler=scheduler,
+            bands=tuple(b.strip() for b in bands.split(",")) if bands else None, overwrite=overwrite,
+            resume=resume, compress=compress, overviews=overviews)

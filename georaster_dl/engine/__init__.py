@@ -1,0 +1,1 @@
+"""The tiled prediction engine: window scheduling, output layout, resume journal and locks."""

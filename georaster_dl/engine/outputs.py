@@ -1,0 +1,109 @@
+"""What prediction writes for each task: files, bands, data types, styles.
+
+- landform: ``OUT.tif`` class codes (Byte, colour table, class names, paletted ``.qml``)
+  and ``OUT_probabilities.tif`` (one float32 band per class, plus SD bands for ensembles);
+- prospectivity: ``OUT.tif`` probability (float32; band 2 the ensemble SD), ramp ``.qml``;
+- regression: ``OUT.tif`` value (float32; band 2 the ensemble SD), ramp ``.qml``.
+Nodata: 0 for class codes (codes start at 1), NaN for float bands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from georaster_dl.errors import UserInputError, one_of
+from georaster_dl.io import qml
+
+BAND_CHOICES = {"landform": ("class", "probabilities"), "prospectivity": ("mean", "sd"),
+                "regression": ("mean", "sd")}
+CLASS_NODATA = 0
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """A class of a landform model: raster code (1..k), name and RGB colour."""
+
+    code: int
+    name: str
+    colour: tuple[int, int, int]
+
+
+@dataclass
+class OutputFile:
+    """One GeoTIFF that prediction writes."""
+
+    key: str
+    path: Path
+    descriptions: list[str]
+    dtype: str
+    nodata: float
+    style: str | None = None
+    colormap: dict | None = None
+    category_names: dict | None = None
+    tags: dict = field(default_factory=dict)
+
+
+def plan_outputs(out: Path, task: str, classes: list[ClassInfo], ensemble: bool,
+                 bands: tuple[str, ...] | None, value_range: tuple[float, float] | None = None) -> list[OutputFile]:
+    """The files and bands to write for ``task``; ``bands`` selects among :data:`BAND_CHOICES`."""
+    choices = BAND_CHOICES[task]
+    bands = tuple(bands or choices)
+    for b in bands:
+        if b not in choices:
+            raise UserInputError(f"--bands: {b!r} is not an output of a {task} model; choose from {one_of(choices)}")
+    if task == "landform":
+        files = []
+        if "class" in bands:
+            files.append(OutputFile(
+                "class", out, ["landform class"], "uint8", CLASS_NODATA,
+                style=qml.paletted_qml({c.code: (c.name, c.colour) for c in classes}),
+                colormap={CLASS_NODATA: (0, 0, 0, 0), **{c.code: (*c.colour, 255) for c in classes}},
+                category_names={c.code: c.name for c in classes}))
+        if "probabilities" in bands:
+            names = [f"probability {c.name}" for c in classes]
+            names += [f"probability sd {c.name}" for c in classes] if ensemble else []
+            path = out if "class" not in bands else out.with_name(f"{out.stem}_probabilities{out.suffix}")
+            files.append(OutputFile("probabilities", path, names, "float32", float("nan"),
+                                    style=qml.ramp_qml(0.0, 1.0)))
+        return files
+    label = "probability" if task == "prospectivity" else "value"
+    names = ([label] if "mean" in bands else []) + ([f"{label} sd"] if ensemble and "sd" in bands else [])
+    if not names:
+        raise UserInputError("--bands sd needs an ensemble model (trained with --ensemble N > 1)")
+    lo, hi = (0.0, 1.0) if task == "prospectivity" else (value_range or (0.0, 1.0))
+    ramp = qml.PROBABILITY_RAMP if task == "prospectivity" else qml.SEQUENTIAL_RAMP
+    return [OutputFile("main", out, names, "float32", float("nan"), style=qml.ramp_qml(lo, hi, ramp))]
+
+
+def arrange(files: list[OutputFile], task: str, classes: list[ClassInfo], mean: np.ndarray,
+            sd: np.ndarray | None, valid: np.ndarray) -> dict[str, np.ndarray]:
+    """Spread per-row network outputs of one window into the bands of each file.
+
+    ``mean``/``sd`` are (n_valid, k) rows for the cells where ``valid`` is True.
+    """
+    shape = valid.shape
+    out: dict[str, np.ndarray] = {}
+    for f in files:
+        if f.key == "class":
+            codes = np.array([c.code for c in classes], dtype=np.uint8)
+            grid = np.full(shape, CLASS_NODATA, dtype=np.uint8)
+            grid[valid] = codes[np.argmax(mean, axis=1)]
+            out[f.key] = grid[None]
+            continue
+        columns = []
+        if f.key == "probabilities":
+            columns = [mean[:, i] for i in range(mean.shape[1])]
+            columns += [sd[:, i] for i in range(sd.shape[1])] if len(f.descriptions) > len(classes) else []
+        else:
+            if not f.descriptions[0].endswith(" sd"):
+                columns.append(mean[:, 0])
+            if f.descriptions[-1].endswith(" sd"):
+                columns.append(sd[:, 0])
+        grid = np.full((len(columns),) + shape, np.nan, dtype=np.float32)
+        for i, col in enumerate(columns):
+            grid[i][valid] = col
+        out[f.key] = grid
+    return out

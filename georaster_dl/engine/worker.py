@@ -1,0 +1,71 @@
+"""Per-window prediction: features from the stack, the network's forward pass, output bands.
+
+:class:`WindowPredictor` is what every scheduler runs. On a dask.distributed worker it
+is built once per process by :func:`worker_predictor` (cached), so the model is loaded
+once per worker and never shipped with tasks.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+from rasterio.windows import Window
+
+from georaster_dl.engine.outputs import ClassInfo, OutputFile, arrange
+from georaster_dl.errors import ModelFileError
+from georaster_dl.stack import Stack
+
+
+class WindowPredictor:
+    """Predict one window of a model's grid.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A loaded model bundle.
+    overrides : dict
+        Input paths replaced by name (``{"dem": "/data/dem_2.tif"}``).
+    """
+
+    def __init__(self, bundle, overrides: dict[str, str]) -> None:
+        from georaster_dl.models.forward import Forward
+
+        self.bundle = bundle
+        self.stack = Stack(bundle.spec.with_inputs(overrides), prepare=False)
+        if self.stack.band_names != list(bundle.band_names):
+            raise ModelFileError(f"the inputs give bands {self.stack.band_names[:5]}... but the model was trained on "
+                                 f"{list(bundle.band_names)[:5]}...; check the --input overrides")
+        self.forward = Forward(bundle)
+        self.classes = model_classes(bundle)
+
+    def __call__(self, window: Window, files: list[OutputFile]) -> dict[str, np.ndarray]:
+        """Output bands of every file in ``files`` over ``window``."""
+        data, valid = self.stack.read_window(window)
+        rows = np.ascontiguousarray(data[:, valid].T)
+        mean, sd = self.forward(rows)
+        return arrange(files, self.bundle.task, self.classes, mean, sd, valid)
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+def model_classes(bundle) -> list[ClassInfo]:
+    """Classes of a landform bundle as raster codes 1..k with names and colours."""
+    return [ClassInfo(i + 1, c["name"], tuple(c["colour"])) for i, c in enumerate(bundle.classes or [])]
+
+
+@functools.lru_cache(maxsize=4)
+def worker_predictor(model_path: str, model_sha256: str, overrides: tuple) -> WindowPredictor:
+    """Load a model once per worker process (keyed by its checksum) and keep it."""
+    from georaster_dl.models.bundle import load_bundle
+
+    return WindowPredictor(load_bundle(model_path), dict(overrides))
+
+
+def predict_window_task(model_path: str, model_sha256: str, overrides: tuple, files: list[OutputFile],
+                        window: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
+    """A dask.distributed task: predict one window (col, row, width, height)."""
+    predictor = worker_predictor(str(Path(model_path)), model_sha256, overrides)
+    return predictor(Window(*window), files)

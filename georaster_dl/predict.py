@@ -1,0 +1,163 @@
+"""Predict a model over its grid: windowed, memory-bounded, resumable, local or on a cluster.
+
+The model's StackSpec is re-derived window by window (input paths overridable by
+name); each window's features go through the compiled forward pass in bounded
+batches; a single writer puts results into tiled GeoTIFFs in window order. At most a
+few windows are in flight, so memory does not grow with the raster.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from georaster_dl.engine.device import select_device
+from georaster_dl.engine.journal import Journal, OutputLock, truncate_to
+from georaster_dl.engine.outputs import OutputFile, plan_outputs
+from georaster_dl.engine.scheduler import run_distributed, run_local
+from georaster_dl.engine.worker import WindowPredictor, model_classes, predict_window_task
+from georaster_dl.errors import Interrupted, OutputError
+from georaster_dl.export import spec_hash
+from georaster_dl.grid import check_window_size
+from georaster_dl.io.qml import write_qml
+from georaster_dl.io.writer import GeoTIFFWriter, check_output_path
+from georaster_dl.progress import info, progress
+
+#: Windows between two checkpoints of the resume journal.
+CHECKPOINT_EVERY = 8
+
+
+def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[str, str] | None = None,
+            window: int = 1024, workers: int | None = None, device: str = "auto", scheduler=None,
+            bands: tuple[str, ...] | None = None, overwrite: bool = False, resume: bool = False,
+            compress: str = "zstd", overviews: bool = False) -> list[Path]:
+    """Predict ``model`` over its grid into ``out`` (and sibling files for landform probabilities).
+
+    Parameters
+    ----------
+    model : path
+        A ``.gdl`` model bundle.
+    out : path
+        Output GeoTIFF; a ``.qml`` style is written beside it.
+    inputs : dict, optional
+        Input paths to use instead of the training ones, by input name.
+    window : int
+        Window size in cells (a multiple of 512).
+    workers : int, optional
+        Windows computed at once (default: CPU count).
+    device : {'auto', 'cpu', 'gpu'}
+    scheduler : str or distributed.Client, optional
+        A dask.distributed scheduler address (``tcp://host:8786``) or client; windows then
+        run on the cluster's workers, each loading the model once.
+    bands : tuple of str, optional
+        Output bands (landform: class, probabilities; others: mean, sd).
+    overwrite, resume : bool
+        Replace existing outputs; continue an interrupted run from its journal.
+
+    Returns
+    -------
+    list of Path
+        The GeoTIFFs written.
+
+    Examples
+    --------
+    >>> predict("landforms.gdl", "landforms.tif", inputs={"dem": "other_dem.tif"})  # doctest: +SKIP
+    """
+    from georaster_dl.models.bundle import load_bundle
+
+    check_window_size(window)
+    out = Path(out).expanduser().resolve() if Path(out).parent.exists() else Path(out)
+    check_output_path(out, overwrite)
+    used = select_device(device)
+    bundle = load_bundle(model)
+    files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands,
+                         getattr(bundle, "value_range", None))
+    for f in files:
+        check_output_path(f.path, overwrite)
+    overrides = {k: str(Path(v).expanduser().resolve()) for k, v in (inputs or {}).items()}
+    with OutputLock(out):
+        predictor = WindowPredictor(bundle, overrides)
+        grid = predictor.stack.grid
+        windows = list(grid.windows(window))
+        workers = workers or os.cpu_count() or 1
+        info(f"predicting {grid.width} x {grid.height} cells in {len(windows)} windows on {used}"
+             + (f" with a dask cluster" if scheduler is not None else f" with {workers} worker(s)"))
+        tags = {"model_sha256": bundle.sha256, "spec_sha256": spec_hash(predictor.stack.spec)}
+        writers = [GeoTIFFWriter(f.path, grid, len(f.descriptions), f.dtype, f.nodata, descriptions=f.descriptions,
+                                 compress=compress, overwrite=overwrite, colormap=f.colormap,
+                                 category_names=f.category_names, tags=tags, overviews=overviews) for f in files]
+        journal = Journal(out, {"model_sha256": bundle.sha256, "inputs": sorted(overrides.items()),
+                                "window": window, "bands": [f.descriptions for f in files], "compress": compress,
+                                "grid": grid.to_dict()})
+        start = _open_writers(writers, journal, resume)
+        try:
+            _run(predictor, files, writers, journal, windows, start, workers, scheduler, model, overrides)
+        finally:
+            predictor.close()
+        written = [w.close() for w in writers]
+        journal.remove()
+    for f in files:
+        if f.style:
+            write_qml(f.path, f.style)
+    info("wrote " + ", ".join(str(p) for p in written))
+    return written
+
+
+def _open_writers(writers: list[GeoTIFFWriter], journal: Journal, resume: bool) -> int:
+    """Open fresh partial files, or truncate and reopen them to resume; returns the first window to do."""
+    if not resume:
+        for w in writers:
+            w.open()
+        journal.start()
+        return 0
+    start, sizes = journal.last_checkpoint()
+    missing = [str(w.partial) for w in writers if not w.partial.exists()]
+    if missing:
+        raise OutputError(f"--resume: {missing[0]} is missing; run again without --resume")
+    truncate_to({str(w.partial): sizes[str(w.partial)] for w in writers} if sizes else {})
+    for w in writers:
+        w.open(resume=bool(sizes))
+    info(f"resuming after {start} finished window(s)")
+    return start
+
+
+def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoTIFFWriter], journal: Journal,
+         windows: list, start: int, workers: int, scheduler, model, overrides: dict) -> None:
+    state = {"done": start}
+
+    def consume(i: int, w, result: dict) -> None:
+        for writer, f in zip(writers, files):
+            writer.write(w, result[f.key])
+        state["done"] = i + 1
+        bar.update()
+        if state["done"] % CHECKPOINT_EVERY == 0 and state["done"] < len(windows):
+            journal.checkpoint(state["done"], {str(wr.partial): wr.checkpoint() for wr in writers})
+
+    try:
+        with progress("predict", len(windows), "predicting windows") as bar:
+            bar.update(start)
+            if scheduler is None:
+                run_local(windows, lambda w: predictor(w, files), consume, workers, workers + 2, start)
+            else:
+                client = _client(scheduler)
+                args = (str(Path(model).resolve()), predictor.bundle.sha256, tuple(sorted(overrides.items())), files)
+                run_distributed(client, windows, predict_window_task, args, consume, 2 * _n_workers(client), start)
+    except KeyboardInterrupt:
+        journal.checkpoint(state["done"], {str(wr.partial): wr.suspend() for wr in writers})
+        raise Interrupted(f"{state['done']} of {len(windows)} windows are kept in {writers[0].partial}; "
+                          "rerun the same command with --resume to continue") from None
+    except BaseException:
+        for wr in writers:
+            wr.abort()
+        journal.remove()
+        raise
+
+
+def _client(scheduler):
+    from distributed import Client
+
+    return scheduler if isinstance(scheduler, Client) else Client(scheduler)
+
+
+def _n_workers(client) -> int:
+    return max(1, len(client.scheduler_info().get("workers", {})))
