@@ -1,0 +1,185 @@
+"""Per-band input scaling, fitted on training samples and stored in the model bundle.
+
+Each continuous band goes through a transform, then is standardised (zero mean, unit
+variance over the training samples). One-hot and class-code bands pass unchanged.
+
+Transforms (named per input or per band in the StackSpec, see :data:`TRANSFORMS`):
+
+``clip`` (the default), ``clip(lo, hi)``
+    Clip at the ``lo``/``hi`` percentiles of the training values (0.5 and 99.5 by
+    default), then standardise. Survey grids are rarely Gaussian: EM and magnetic grids
+    have heavy tails and a few extreme cells would dominate a plain z-score, squeezing
+    every ordinary cell into a narrow band around zero. Clipping at percentiles keeps the
+    linear scale of the bulk of the data (unlike rank transforms), works for negative
+    values (unlike log, e.g. magnetic anomalies), and bounds what the network sees at
+    prediction time to the range it was trained on. It is therefore the default.
+``log``
+    Natural log, values below the smallest positive training value raised to it; for
+    log-normal data such as geochemistry.
+``log1p``
+    ``ln(1 + max(x, 0))``; for non-negative skewed data with zeros (distances, counts).
+``quantile``
+    The empirical distribution function of the training values (101 knots, ties merged),
+    mapping each value to its rank in [0, 1]; immune to any outlier.
+``robust``
+    Centre on the median and divide by the interquartile range / 1.349 (a standard
+    deviation for Gaussian data), instead of mean and standard deviation.
+``none``
+    Plain standardisation.
+
+Parameters are plain JSON; :meth:`Preprocessor.apply` is vectorised float32 NumPy (it
+runs on every cell at prediction time). NaN stays NaN.
+
+Examples
+--------
+>>> import numpy as np
+>>> x = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [100.0, 1.0]], dtype=np.float32)
+>>> pre = Preprocessor.fit(x, ["mag", "geology.onehot:1"], ["continuous", "onehot"], [None, None])
+>>> pre.apply(x)[:, 1].tolist()
+[0.0, 1.0, 0.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from georaster_dl.errors import SpecError, closest, one_of
+
+TRANSFORMS = ("none", "log", "log1p", "quantile", "clip", "robust")
+#: Transform of continuous bands the spec does not name.
+DEFAULT_TRANSFORM = "clip"
+CLIP_PERCENTILES = (0.5, 99.5)
+QUANTILE_KNOTS = 101
+
+
+class Preprocessor:
+    """Fitted per-band scaling; build with :meth:`fit` or :meth:`from_dict`.
+
+    Parameters
+    ----------
+    bands : list of dict
+        One dict per band: ``name``, ``kind``, ``transform`` and its fitted parameters
+        (``mean``, ``std`` and transform-specific ones).
+    """
+
+    def __init__(self, bands: list[dict[str, Any]]) -> None:
+        self.bands = bands
+        n = len(bands)
+        self._lo = np.full(n, -np.inf, np.float32)
+        self._hi = np.full(n, np.inf, np.float32)
+        self._mean = np.zeros(n, np.float32)
+        self._scale = np.ones(n, np.float32)
+        self._log: list[tuple[int, float]] = []
+        self._log1p: list[int] = []
+        self._quantile: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for j, b in enumerate(bands):
+            t = b.get("transform")
+            if t is None:
+                continue
+            if t == "log":
+                self._log.append((j, float(b["floor"])))
+            elif t == "log1p":
+                self._log1p.append(j)
+            elif t == "quantile":
+                self._quantile.append((j, np.asarray(b["knots"], np.float32), np.asarray(b["ranks"], np.float32)))
+            elif t == "clip":
+                self._lo[j], self._hi[j] = b["low"], b["high"]
+            self._mean[j] = b["mean"]
+            self._scale[j] = 1.0 / b["std"]
+
+    @property
+    def names(self) -> list[str]:
+        return [b["name"] for b in self.bands]
+
+    @classmethod
+    def fit(cls, x: np.ndarray, names: list[str], kinds: list[str],
+            transforms: list[str | None]) -> Preprocessor:
+        """Fit the scaling of every band on training rows ``x`` (n, bands), without NaN.
+
+        ``transforms`` gives each band's transform as named in the spec (None: the
+        default for continuous bands); it is ignored for one-hot and class bands.
+        """
+        bands = []
+        for j, (name, kind, t) in enumerate(zip(names, kinds, transforms)):
+            band: dict[str, Any] = {"name": name, "kind": kind, "transform": None}
+            if kind == "continuous":
+                band.update(_fit_band(np.asarray(x[:, j], np.float64), name, t or DEFAULT_TRANSFORM))
+            bands.append(band)
+        return cls(bands)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Transformed and standardised copy of ``x`` (n, bands), float32."""
+        out = np.array(x, dtype=np.float32, copy=True)
+        for j, floor in self._log:
+            out[:, j] = np.log(np.maximum(out[:, j], np.float32(floor)))
+        for j in self._log1p:
+            out[:, j] = np.log1p(np.maximum(out[:, j], np.float32(0)))
+        for j, knots, ranks in self._quantile:
+            out[:, j] = np.interp(out[:, j], knots, ranks)
+        np.clip(out, self._lo, self._hi, out=out)
+        out -= self._mean
+        out *= self._scale
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (stored in the model bundle)."""
+        return {"default_transform": DEFAULT_TRANSFORM, "bands": self.bands}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocessor:
+        return cls(list(d["bands"]))
+
+
+def parse_transform(text: str, where: str) -> tuple[str, tuple[float, ...]]:
+    """Split ``'clip(1, 99)'`` into ``('clip', (1.0, 99.0))``; check the name and arguments."""
+    name, _, rest = str(text).partition("(")
+    name = name.strip()
+    if name not in TRANSFORMS:
+        raise SpecError(f"{where}: unknown transform {text!r}{closest(name, TRANSFORMS)}; valid: {one_of(TRANSFORMS)}")
+    args: tuple[float, ...] = ()
+    if rest:
+        try:
+            args = tuple(float(a) for a in rest.rstrip(")").split(",") if a.strip())
+        except ValueError:
+            args = (-1.0,)
+        if name != "clip" or len(args) != 2 or not 0 <= args[0] < args[1] <= 100:
+            raise SpecError(f"{where}: {text!r} is not valid; only clip takes arguments, two percentiles "
+                            "such as clip(1, 99)")
+    return name, args
+
+
+def _fit_band(v: np.ndarray, name: str, text: str) -> dict[str, Any]:
+    t, args = parse_transform(text, f"transform of band {name}")
+    p: dict[str, Any] = {"transform": t}
+    if t == "log":
+        positive = v[v > 0]
+        if positive.size == 0:
+            raise SpecError(f"transform of band {name}: log needs positive values but every training value is "
+                            "<= 0; use log1p, clip or quantile")
+        p["floor"] = float(positive.min())
+        v = np.log(np.maximum(v, p["floor"]))
+    elif t == "log1p":
+        v = np.log1p(np.maximum(v, 0))
+    elif t == "quantile":
+        knots = np.percentile(v, np.linspace(0, 100, QUANTILE_KNOTS))
+        ranks = np.linspace(0, 1, QUANTILE_KNOTS)
+        unique, inverse = np.unique(knots, return_inverse=True)
+        # Tied knots (a value shared by many cells) get the mean of their ranks.
+        p["knots"] = unique.tolist()
+        p["ranks"] = (np.bincount(inverse, ranks) / np.bincount(inverse)).tolist()
+        v = np.interp(v, unique, p["ranks"])
+    elif t == "clip":
+        lo, hi = args or CLIP_PERCENTILES
+        p["percentiles"] = [lo, hi]
+        p["low"], p["high"] = (float(q) for q in np.percentile(v, [lo, hi]))
+        v = np.clip(v, p["low"], p["high"])
+    if t == "robust":
+        q1, median, q3 = np.percentile(v, [25, 50, 75])
+        p["mean"], p["std"] = float(median), float((q3 - q1) / 1.349) or float(v.std())
+    else:
+        p["mean"], p["std"] = float(v.mean()), float(v.std())
+    if not np.isfinite(p["std"]) or p["std"] <= 0:
+        p["std"] = 1.0  # a constant band carries no information; keep it finite
+    return p
