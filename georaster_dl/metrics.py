@@ -1,0 +1,128 @@
+"""Accuracy figures for the three tasks, computed with scikit-learn.
+
+Prospectivity is scored the way the literature does it: the scores at the deposits
+(positives) against the scores of every valid cell of the area (negatives), so the ROC
+AUC is the probability that a deposit outranks a random cell (ties count one half).
+The success-rate curve (prediction-rate curve when the deposits were held out) plots
+the share of deposits captured against the share of area, cells ranked by score;
+its area is that same AUC.
+
+Examples
+--------
+>>> import numpy as np
+>>> cells = np.linspace(0, 1, 1001)
+>>> round(prospectivity_metrics(np.array([0.95, 0.9, 0.5]), cells)["auc"], 3)
+0.783
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Shares of area at which captured deposits are reported.
+CAPTURE_SHARES = (0.05, 0.10, 0.20)
+CURVE_POINTS = 101
+
+
+def area_ranks(positive_scores: np.ndarray, cell_scores: np.ndarray) -> np.ndarray:
+    """Share of the area scoring above each positive (cells tied with it count one half)."""
+    cells = np.sort(np.asarray(cell_scores, np.float64))
+    s = np.asarray(positive_scores, np.float64)
+    below, not_above = np.searchsorted(cells, s, "left"), np.searchsorted(cells, s, "right")
+    return ((cells.size - not_above) + 0.5 * (not_above - below)) / cells.size
+
+
+def prospectivity_metrics(positive_scores: np.ndarray, cell_scores: np.ndarray) -> dict[str, Any]:
+    """AUC, share of positives captured in the top 5/10/20 % of area, and the rate curve.
+
+    Parameters
+    ----------
+    positive_scores : numpy.ndarray
+        Scores at the deposits.
+    cell_scores : numpy.ndarray
+        Scores of the valid cells of the area (the negatives).
+
+    Returns
+    -------
+    dict
+        ``auc``, ``captured`` ({"top_5pct": share, ...}), ``curve`` ({"area": [...],
+        "captured": [...]}), ``n_positives``, ``n_cells``. AUC is NaN without positives.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    pos = np.asarray(positive_scores, np.float64)
+    cells = np.asarray(cell_scores, np.float64)
+    out: dict[str, Any] = {"n_positives": int(pos.size), "n_cells": int(cells.size)}
+    if pos.size == 0 or cells.size == 0:
+        return {**out, "auc": float("nan"), "captured": {}, "curve": {"area": [], "captured": []}}
+    y = np.r_[np.ones(pos.size), np.zeros(cells.size)]
+    out["auc"] = float(roc_auc_score(y, np.r_[pos, cells]))
+    ranks = area_ranks(pos, cells)
+    out["captured"] = {f"top_{round(s * 100)}pct": float(np.mean(ranks <= s)) for s in CAPTURE_SHARES}
+    area = np.linspace(0, 1, CURVE_POINTS)
+    out["curve"] = {"area": area.round(4).tolist(),
+                    "captured": np.mean(ranks[None, :] <= area[:, None], axis=1).round(4).tolist()}
+    return out
+
+
+def roc_points(positive_scores: np.ndarray, cell_scores: np.ndarray, n: int = 200) -> dict[str, list[float]]:
+    """The ROC curve (false- and true-positive rates), thinned to about ``n`` points for plots."""
+    from sklearn.metrics import roc_curve
+
+    pos = np.asarray(positive_scores, np.float64)
+    cells = np.asarray(cell_scores, np.float64)
+    fpr, tpr, _ = roc_curve(np.r_[np.ones(pos.size), np.zeros(cells.size)], np.r_[pos, cells])
+    keep = np.unique(np.linspace(0, fpr.size - 1, min(n, fpr.size)).astype(int))
+    return {"fpr": fpr[keep].round(5).tolist(), "tpr": tpr[keep].round(5).tolist()}
+
+
+def landform_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    """Overall accuracy, Cohen's kappa, per-class precision/recall/F1 and the confusion matrix.
+
+    ``y_true`` and ``y_pred`` are class indices into ``class_names``; the confusion matrix
+    has true classes as rows.
+    """
+    from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(len(class_names)))
+    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "kappa": float(cohen_kappa_score(y_true, y_pred, labels=labels)),
+            "per_class": {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                                 "support": int(support[i])} for i, name in enumerate(class_names)},
+            "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+            "n": int(len(y_true))}
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """R², RMSE and MAE."""
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    return {"r2": float(r2_score(y_true, y_pred)), "rmse": float(np.sqrt(mean_squared_error(y_true, y_pred))),
+            "mae": float(mean_absolute_error(y_true, y_pred)), "n": int(len(y_true))}
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation of the finite values (NaN when there are none)."""
+    v = np.asarray([x for x in values if np.isfinite(x)], np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def plain_json(obj: Any) -> Any:
+    """``obj`` with NumPy scalars and arrays, tuples and paths turned into plain JSON types
+    and non-finite floats into None (standard JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): plain_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [plain_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
