@@ -1,0 +1,152 @@
+"""Geomorphons (Jasiewicz & Stepinski 2013), as GRASS ``r.geomorphon`` (8.2, anglev1).
+
+Along each of the 8 compass directions, the cells at ``skip + 1 .. search - 1`` steps
+(diagonal steps count sqrt(2)) are scanned; the zenith angle is the steepest upward
+line of sight, the nadir angle the steepest downward one. A direction is ``+`` when
+``|zenith| > |nadir|`` and ``-`` when ``|nadir| > |zenith|``, provided either exceeds the
+flatness threshold ``flat`` (lowered to ``atan(tan(flat) * dist / d)`` beyond the
+flatness distance ``dist``), ``0`` otherwise. The counts of ``+`` and ``-`` pick one of
+ten forms, coded as GRASS: 1 flat, 2 summit, 3 ridge, 4 shoulder, 5 spur, 6 slope,
+7 hollow, 8 footslope, 9 valley, 10 depression.
+
+``search``, ``skip`` and ``dist`` are in cells (GRASS's default); distances for the
+angles are in metres (per-row cell sizes, so geographic DEMs work). On grids with
+square cells this is exactly r.geomorphon's scan.
+
+Nodata and edges: with ``edges: nodata`` a cell is nodata when any cell it scans is
+nodata or outside the raster (so a frame of ``search - 1`` cells is nodata). With
+``edges: extrapolate`` lines of sight stop at the raster's edge and step over nodata
+cells, and a direction whose first neighbour is nodata counts as ``0``, as GRASS does
+(GRASS also blanks a frame of ``skip + 1`` cells, which we compute).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from georaster_dl.errors import FeatureError
+from georaster_dl.features.registry import FeatureDef, KernelContext, Param, ResolvedFeature, register
+from georaster_dl.features.stencil import TERRAIN_INPUTS, check_terrain, elevations, inside_box
+
+CLASSES = {1: "flat", 2: "summit", 3: "ridge", 4: "shoulder", 5: "spur", 6: "slope", 7: "hollow",
+           8: "footslope", 9: "valley", 10: "depression"}
+
+# Form by [number of '-'][number of '+'] (0 = impossible: the counts sum to at most 8).
+_FORMS = np.array([
+    [1, 1, 1, 8, 8, 9, 9, 9, 10],
+    [1, 1, 8, 8, 8, 9, 9, 9, 0],
+    [1, 4, 6, 6, 7, 7, 9, 0, 0],
+    [4, 4, 6, 6, 6, 7, 0, 0, 0],
+    [4, 4, 5, 6, 6, 0, 0, 0, 0],
+    [3, 3, 5, 5, 0, 0, 0, 0, 0],
+    [3, 3, 3, 0, 0, 0, 0, 0, 0],
+    [3, 3, 0, 0, 0, 0, 0, 0, 0],
+    [2, 0, 0, 0, 0, 0, 0, 0, 0],
+], dtype=np.float32)
+
+# Directions as GRASS numbers them: NE, N, NW, W, SW, S, SE, E (row offset, column offset).
+_DR = np.array([-1, -1, -1, 0, 1, 1, 1, 0], dtype=np.int64)
+_DC = np.array([1, 0, -1, -1, -1, 0, 1, 1], dtype=np.int64)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _geomorphons(v, csx, csy, search, skip, tan_flat, flat_dist, flat_height, extrapolate,
+                 top, bottom, left, right, forms, dr, dc):
+    halo = max(search - 1, 1)
+    rows, cols = v.shape[0] - 2 * halo, v.shape[1] - 2 * halo
+    out = np.empty((rows, cols), dtype=np.float32)
+    for i in prange(rows):
+        r = i + halo
+        cx, cy = csx[r], csy[r]
+        steps = np.empty(8, dtype=np.int64)
+        step_len = np.empty(8)
+        for d in range(8):
+            diagonal = dr[d] != 0 and dc[d] != 0
+            # Steps j with j * (1 or sqrt 2) < search cells.
+            steps[d] = math.ceil(search / math.sqrt(2.0)) - 1 if diagonal else search - 1
+            step_len[d] = math.hypot(cx, cy) if diagonal else (cy if dc[d] == 0 else cx)
+        for j0 in range(cols):
+            c = j0 + halo
+            zc = v[r, c]
+            if np.isnan(zc):
+                out[i, j0] = np.nan
+                continue
+            n_plus, n_minus = 0, 0
+            missing = False
+            for d in range(8):
+                first = v[r + dr[d], c + dc[d]]
+                if np.isnan(first):
+                    if not extrapolate:
+                        missing = True
+                        break
+                    continue
+                zen, nad = -np.inf, np.inf
+                zen_d, nad_d = 0.0, 0.0
+                for j in range(skip + 1, steps[d] + 1):
+                    rr, cc = r + j * dr[d], c + j * dc[d]
+                    if extrapolate and (rr < top or rr > bottom or cc < left or cc > right):
+                        break
+                    z = v[rr, cc]
+                    if np.isnan(z):
+                        if not extrapolate:
+                            missing = True
+                            break
+                        continue
+                    dist = j * step_len[d]
+                    ratio = (z - zc) / dist
+                    if ratio > zen:
+                        zen, zen_d = ratio, dist
+                    if ratio < nad:
+                        nad, nad_d = ratio, dist
+                if missing:
+                    break
+                # Thresholds as tangents: tan(flat), or flat_height / d beyond the flatness distance.
+                zen_t = flat_height / zen_d if (flat_dist > 0.0 and flat_dist < zen_d) else tan_flat
+                nad_t = flat_height / nad_d if (flat_dist > 0.0 and flat_dist < nad_d) else tan_flat
+                if abs(zen) > zen_t or abs(nad) > nad_t:
+                    if abs(nad) < abs(zen):
+                        n_plus += 1
+                    elif abs(nad) > abs(zen):
+                        n_minus += 1
+            out[i, j0] = np.nan if missing else forms[n_minus, n_plus]
+    return out
+
+
+def _kernel(values: np.ndarray, ctx: KernelContext, search: int, skip: int, flat: float, dist: float) -> np.ndarray:
+    v = elevations(values, ctx)
+    top, bottom, left, right = inside_box(ctx, v.shape)
+    halo = _halo({"search": search})
+    cy = float(ctx.cellsize_y[halo])  # flatness distance in metres, as GRASS (dist * ns resolution)
+    tan_flat = math.tan(math.radians(flat))
+    return _geomorphons(v, np.asarray(ctx.cellsize_x, np.float64), np.asarray(ctx.cellsize_y, np.float64),
+                        search, skip, tan_flat, dist * cy, tan_flat * dist * cy, ctx.edges == "extrapolate",
+                        top, bottom, left, right, _FORMS, _DR, _DC)
+
+
+def _halo(params: dict) -> int:
+    return max(int(params["search"]) - 1, 1)
+
+
+def _check(stack, feature: ResolvedFeature) -> None:
+    p, where = feature.params, f"feature {str(feature.ref)!r}"
+    if p["skip"] >= p["search"]:
+        raise FeatureError(f"{where}: skip ({p['skip']}) must be smaller than search ({p['search']})")
+    if p["dist"] and not p["skip"] < p["dist"] < p["search"]:
+        raise FeatureError(f"{where}: dist ({p['dist']:g}) must lie between skip ({p['skip']}) and search "
+                           f"({p['search']}), or be 0 for no flatness distance")
+    check_terrain(stack, feature)
+
+
+register(FeatureDef(
+    name="geomorphons", kernel=_kernel, units="class 1..10",
+    help="geomorphon landform classes as GRASS r.geomorphon: 1 flat, 2 summit, 3 ridge, 4 shoulder, 5 spur, "
+         "6 slope, 7 hollow, 8 footslope, 9 valley, 10 depression",
+    params=(Param("search", int, 3, "outer search radius in cells", minimum=1),
+            Param("skip", int, 0, "inner radius in cells whose cells are not scanned", minimum=0),
+            Param("flat", float, 1.0, "flatness threshold in degrees", minimum=1e-9),
+            Param("dist", float, 0.0, "flatness distance in cells beyond which the threshold shrinks (0: none)",
+                  minimum=0.0)),
+    halo=_halo, input_kinds=TERRAIN_INPUTS, check=_check, classes=CLASSES))
