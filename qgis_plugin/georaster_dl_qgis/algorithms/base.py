@@ -1,0 +1,139 @@
+"""GeoRasterDLAlgorithm: parameters in, georaster-dl arguments out, backend run, outputs styled.
+
+Subclasses declare their parameters with :meth:`add` (help text beside each one)
+and turn parameter values into CLI arguments in :meth:`arguments`; this class
+finds the backend, runs it with progress and cancel, and styles raster outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
+                       QgsProcessingFeedback,
+                       QgsProcessingParameterDefinition, QgsProcessingUtils)
+from qgis.PyQt.QtGui import QIcon
+
+from georaster_dl_qgis import backend, layers, spec_builder
+from georaster_dl_qgis.loader import StyleOnLoad
+from georaster_dl_qgis.runner import run_backend
+
+ICON = Path(__file__).parent.parent / "icons" / "georaster_dl.svg"
+
+
+class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
+    """Base of every GeoRaster DL algorithm (see the module docstring)."""
+
+    NAME = ""
+    DISPLAY_NAME = ""
+    GROUP = ""
+    GROUP_ID = ""
+    HELP = ""
+    COMMAND = ""  # georaster-dl sub-command
+    # Files the backend writes beside OUTPUT (output name -> suffix added to OUTPUT's stem), e.g.
+    # predict's OUT_probabilities.tif: removed on cancel, returned and loaded when they exist.
+    SIDE_OUTPUTS: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._help: list[tuple[str, str]] = []
+
+    # --- identity and help -------------------------------------------------------------
+    def name(self) -> str:
+        return self.NAME
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API
+        return self.DISPLAY_NAME
+
+    def group(self) -> str:
+        return self.GROUP
+
+    def groupId(self) -> str:  # noqa: N802 - QGIS API
+        return self.GROUP_ID
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON))
+
+    def createInstance(self) -> GeoRasterDLAlgorithm:  # noqa: N802 - QGIS API
+        return type(self)()
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API
+        items = "".join(f"<li><b>{label}</b>: {text}</li>" for label, text in self._help)
+        return f"<p>{self.HELP}</p><ul>{items}</ul><p>Runs <code>georaster-dl {self.COMMAND}</code>.</p>"
+
+    # --- parameters ----------------------------------------------------------------------
+    def initAlgorithm(self, config: dict | None = None) -> None:  # noqa: N802 - QGIS API
+        self.define()
+
+    def define(self) -> None:
+        """Declare parameters with :meth:`add`."""
+        raise NotImplementedError
+
+    def add(self, parameter: QgsProcessingParameterDefinition, help_text: str,
+            advanced: bool = False) -> None:
+        """Add ``parameter`` with its help text (tooltip and help panel)."""
+        parameter.setHelp(help_text)
+        if advanced:
+            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self._help.append((parameter.description(), help_text))
+        self.addParameter(parameter)
+
+    def arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                  feedback: QgsProcessingFeedback) -> tuple[list[str], dict[str, str]]:
+        """Return (CLI arguments after ``georaster-dl``, {output parameter: path})."""
+        raise NotImplementedError
+
+    # --- running ---------------------------------------------------------------------------
+    def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API (the toolbox asks first)
+        try:
+            backend.backend_command()
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return True, ""
+
+    def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
+                         feedback: QgsProcessingFeedback) -> dict[str, str]:
+        command = backend.backend_command()
+        args, outputs = self.arguments(parameters, context, feedback)
+        side = {name: _sibling(outputs["OUTPUT"], suffix) for name, suffix in self.SIDE_OUTPUTS.items()}
+        run_backend([*command, "--json-progress", self.COMMAND, *args], feedback,
+                    [*outputs.values(), *side.values()])
+        for name, path in side.items():
+            if Path(path).is_file():
+                outputs[name] = path
+                if context.willLoadLayerOnCompletion(outputs["OUTPUT"]):
+                    context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
+                        Path(path).stem, context.project(), name))
+        for name, path in outputs.items():
+            if path.lower().endswith(".tif") and context.willLoadLayerOnCompletion(path):
+                context.layerToLoadOnCompletionDetails(path).setPostProcessor(StyleOnLoad.create())
+        return outputs
+
+    # --- helpers for subclasses -------------------------------------------------------------
+    def raster_arg(self, parameters: dict, name: str, context: QgsProcessingContext,
+                   feedback: QgsProcessingFeedback) -> str:
+        """Path of the raster layer parameter ``name`` (exported first if not a file)."""
+        return layers.raster_path(self.parameterAsRasterLayer(parameters, name, context), context, feedback)
+
+    def labels_arg(self, parameters: dict, name: str, context: QgsProcessingContext,
+                   feedback: QgsProcessingFeedback) -> str:
+        """Path of a one-layer file holding the features of source parameter ``name``.
+
+        Selections, filters, GeoPackage layers of multi-layer files and memory layers are
+        written to a temporary GeoPackage first.
+        """
+        return self.parameterAsCompatibleSourceLayerPath(parameters, name, context, layers.VECTOR_FORMATS,
+                                                         "gpkg", feedback)
+
+    @staticmethod
+    def write_spec(spec: dict, feedback: QgsProcessingFeedback) -> str:
+        path = spec_builder.write_spec(spec, QgsProcessingUtils.generateTempFilename("spec.json"))
+        feedback.pushInfo(f"Stack spec written to {path}")
+        return path
+
+
+def _sibling(path: str, suffix: str) -> str:
+    """``/a/out.tif`` + ``_probabilities`` -> ``/a/out_probabilities.tif``."""
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}{suffix}{p.suffix}"))

@@ -1,0 +1,179 @@
+"""Parameter groups shared by several algorithms, each with the CLI arguments it maps to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
+                       QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
+
+from georaster_dl_qgis import layers, spec_builder
+
+TERRAIN_FEATURES = ["slope", "aspect", "northness", "eastness", "profile_curvature", "plan_curvature",
+                    "curvature", "tpi", "tpi_std", "tri", "roughness", "hillshade", "geomorphons",
+                    "landform_weiss"]
+ACTIVATIONS = ["relu", "elu", "gelu", "selu", "swish", "tanh"]
+OPTIMIZERS = ["adam", "adamw", "rmsprop", "sgd"]
+DEVICES = ["auto", "cpu", "gpu"]
+Number = QgsProcessingParameterNumber
+
+
+def enum(name: str, label: str, options: list[str], default: Any, multiple: bool = False,
+         optional: bool = False) -> QgsProcessingParameterEnum:
+    """An enum parameter whose values are the option strings (readable in qgis_process and models)."""
+    return QgsProcessingParameterEnum(name, label, options, multiple, default, optional, True)
+
+
+def optional_args(parameters: dict, flags: dict[str, str]) -> list[str]:
+    """``['--flag', 'value']`` for every parameter in ``flags`` that has a non-empty value."""
+    args: list[str] = []
+    for name, flag in flags.items():
+        value = parameters.get(name)
+        if value is not None and str(value).strip() != "":
+            args += [flag, str(value).strip()]
+    return args
+
+
+# --- evidence layers -> StackSpec -----------------------------------------------------------
+def add_evidence(alg) -> None:
+    """Reference grid, evidence/categorical rasters, vector layers, or an existing spec file."""
+    alg.add(QgsProcessingParameterRasterLayer("GRID", "Reference grid raster", optional=True),
+            "Raster whose CRS, cells and extent the stack uses (default: the first evidence raster); "
+            "its values are a feature too.")
+    alg.add(QgsProcessingParameterMultipleLayers("EVIDENCE", "Evidence rasters (continuous)",
+                                                 QgsProcessing.TypeRaster, optional=True),
+            "Continuous rasters (geophysics, geochemistry, distances...), resampled bilinearly.")
+    alg.add(QgsProcessingParameterMultipleLayers("CATEGORICAL", "Categorical rasters",
+                                                 QgsProcessing.TypeRaster, optional=True),
+            "Class rasters (geology units...), resampled by nearest neighbour and one-hot encoded.")
+    alg.add(QgsProcessingParameterMultipleLayers("VECTORS", "Vector layers (distance grids)",
+                                                 QgsProcessing.TypeVectorAnyGeometry, optional=True),
+            "Faults, contacts, intrusions...: each becomes a grid of distance to its nearest feature.")
+    alg.add(QgsProcessingParameterFile("SPEC", "Existing stack spec (YAML/JSON)", optional=True,
+                                       fileFilter="Stack spec (*.yaml *.yml *.json)"),
+            "A georaster-dl StackSpec file; when given, the layer choices above are ignored.")
+
+
+def evidence_spec(alg, parameters: dict, context: QgsProcessingContext, feedback: QgsProcessingFeedback,
+                  onehot: bool = True) -> str:
+    """Path of the spec: the SPEC file, or one written from the chosen layers."""
+    given = alg.parameterAsFile(parameters, "SPEC", context)
+    if given:
+        return given
+    grid = alg.parameterAsRasterLayer(parameters, "GRID", context)
+    spec = spec_builder.build_spec(
+        reference=rasters([grid], context, feedback)[0] if grid else None,
+        terrain=[],
+        continuous=rasters(alg.parameterAsLayerList(parameters, "EVIDENCE", context), context, feedback),
+        categorical=rasters(alg.parameterAsLayerList(parameters, "CATEGORICAL", context), context, feedback),
+        vectors=vectors(alg.parameterAsLayerList(parameters, "VECTORS", context), context, feedback),
+        onehot=onehot)
+    return alg.write_spec(spec, feedback)
+
+
+def check_evidence(alg, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:
+    """Refuse a run with neither a spec file nor any raster layer."""
+    if alg.parameterAsFile(parameters, "SPEC", context) or any(
+            alg.parameterAsLayerList(parameters, name, context) for name in ("EVIDENCE", "CATEGORICAL")) \
+            or alg.parameterAsRasterLayer(parameters, "GRID", context):
+        return True, ""
+    return False, "Choose evidence or categorical rasters (or a reference grid), or an existing stack spec file."
+
+
+def rasters(chosen: list, context, feedback) -> list[spec_builder.Source]:
+    return [spec_builder.Source(lyr.name(), layers.raster_path(lyr, context, feedback)) for lyr in chosen]
+
+
+def vectors(chosen: list, context, feedback) -> list[spec_builder.Source]:
+    return [spec_builder.Source(lyr.name(), *layers.vector_path_and_layer(lyr, context, feedback))
+            for lyr in chosen]
+
+
+# --- training -----------------------------------------------------------------------------
+def add_training(alg, epochs: int = 30) -> None:
+    """Network, optimisation, cross-validation and output parameters of ``georaster-dl train``."""
+    alg.add(QgsProcessingParameterString("HIDDEN", "Hidden layer sizes", "64,32"),
+            "Units per dense hidden layer, comma-separated.")
+    alg.add(enum("ACTIVATION", "Activation", ACTIVATIONS, "relu"), "Activation of the hidden layers.",
+            advanced=True)
+    alg.add(Number("DROPOUT", "Dropout", Number.Double, 0.1, minValue=0.0, maxValue=0.9),
+            "Fraction of units dropped at each training step (regularisation).", advanced=True)
+    alg.add(Number("EPOCHS", "Epochs", Number.Integer, epochs, minValue=1), "Passes over the training samples.")
+    alg.add(Number("BATCH_SIZE", "Batch size", Number.Integer, 256, minValue=1), "Samples per step.",
+            advanced=True)
+    alg.add(enum("OPTIMIZER", "Optimizer", OPTIMIZERS, "adam"), "Keras optimizer.", advanced=True)
+    alg.add(Number("LEARNING_RATE", "Learning rate", Number.Double, 0.001, minValue=0.0), "Optimizer step size.",
+            advanced=True)
+    alg.add(Number("CV_FOLDS", "Spatial cross-validation folds", Number.Integer, 0, minValue=0),
+            "Number of spatial-block folds for the metrics and report (0: no cross-validation).")
+    alg.add(Number("CV_BLOCK_SIZE", "Cross-validation block size (map units)", Number.Double, optional=True,
+                   minValue=0.0), "Side of the square blocks assigned to folds (empty: backend's default).",
+            advanced=True)
+    alg.add(Number("SEED", "Random seed", Number.Integer, optional=True), "Seed for reproducible training.",
+            advanced=True)
+    alg.add(Number("ENSEMBLE", "Ensemble members", Number.Integer, 1, minValue=1),
+            "Networks trained with different seeds; predictions give their mean and standard deviation.",
+            advanced=True)
+    alg.add(QgsProcessingParameterFileDestination("OUTPUT", "Model file", "GeoRaster DL model (*.gdl)"),
+            "The trained model bundle (.gdl): network, stack spec and metadata.")
+    alg.add(QgsProcessingParameterFileDestination("METRICS", "Metrics (JSON)", "JSON files (*.json)",
+                                                  optional=True, createByDefault=False),
+            "Training and cross-validation metrics as JSON.")
+    alg.add(QgsProcessingParameterFileDestination("REPORT", "Report (HTML)", "HTML files (*.html)",
+                                                  optional=True),
+            "HTML report with learning curves and (cross-validated) skill.")
+
+
+def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, str]]:
+    """CLI arguments of :func:`add_training` and the outputs they write."""
+    outputs = {"OUTPUT": alg.parameterAsFileOutput(parameters, "OUTPUT", context)}
+    for name in ("METRICS", "REPORT"):
+        path = alg.parameterAsFileOutput(parameters, name, context)
+        if path:
+            outputs[name] = path
+    args = ["--hidden", alg.parameterAsString(parameters, "HIDDEN", context).replace(" ", ""),
+            "--activation", alg.parameterAsEnumString(parameters, "ACTIVATION", context),
+            "--dropout", str(alg.parameterAsDouble(parameters, "DROPOUT", context)),
+            "--epochs", str(alg.parameterAsInt(parameters, "EPOCHS", context)),
+            "--batch-size", str(alg.parameterAsInt(parameters, "BATCH_SIZE", context)),
+            "--optimizer", alg.parameterAsEnumString(parameters, "OPTIMIZER", context),
+            "--learning-rate", str(alg.parameterAsDouble(parameters, "LEARNING_RATE", context)),
+            "--ensemble", str(alg.parameterAsInt(parameters, "ENSEMBLE", context))]
+    folds = alg.parameterAsInt(parameters, "CV_FOLDS", context)
+    if folds:
+        args += ["--cv-folds", str(folds)] + optional_args(parameters, {"CV_BLOCK_SIZE": "--cv-block-size"})
+    args += optional_args(parameters, {"SEED": "--seed"})
+    args += ["--out", outputs["OUTPUT"], "--overwrite"]
+    args += [a for name, flag in (("METRICS", "--metrics"), ("REPORT", "--report")) if name in outputs
+             for a in (flag, outputs[name])]
+    return args, outputs
+
+
+# --- prediction ---------------------------------------------------------------------------
+def add_prediction(alg) -> None:
+    """Engine parameters of ``georaster-dl predict``."""
+    alg.add(QgsProcessingParameterString("INPUTS", "Replace model inputs (name=path; ...)", optional=True),
+            "Predict on other rasters than the model was trained on, by input name, e.g. "
+            "'dem=/data/dem_2024.tif; mag=/data/mag.tif'.", advanced=True)
+    alg.add(Number("WINDOW", "Window size (cells)", Number.Integer, 1024, minValue=512),
+            "Cells per side of the windows processed at once, a multiple of 512 (memory vs. overhead).",
+            advanced=True)
+    alg.add(Number("WORKERS", "Workers (0: automatic)", Number.Integer, 0, minValue=0),
+            "Parallel windows; 0 lets the backend choose.", advanced=True)
+    alg.add(enum("DEVICE", "Device", DEVICES, "auto"), "Run the network on a GPU when one is available (auto).",
+            advanced=True)
+
+
+def prediction_args(alg, parameters: dict, context, replacements: dict[str, str] | None = None) -> list[str]:
+    """CLI arguments of :func:`add_prediction`, plus ``--input`` for each replaced input."""
+    text = alg.parameterAsString(parameters, "INPUTS", context) or ""
+    pairs = dict(p.strip().split("=", 1) for p in text.replace("\n", ";").split(";") if "=" in p)
+    pairs.update(replacements or {})
+    args = [a for name, path in pairs.items() for a in ("--input", f"{name.strip()}={path.strip()}")]
+    args += ["--window", str(alg.parameterAsInt(parameters, "WINDOW", context)),
+             "--device", alg.parameterAsEnumString(parameters, "DEVICE", context)]
+    workers = alg.parameterAsInt(parameters, "WORKERS", context)
+    return args + (["--workers", str(workers)] if workers else [])

@@ -1,0 +1,54 @@
+"""Train a landform classifier from a DEM's terrain features and labelled points or polygons."""
+
+from __future__ import annotations
+
+from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+                       QgsProcessingParameterFile, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
+
+from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
+from georaster_dl_qgis.algorithms.options import TERRAIN_FEATURES, add_training, enum, rasters, training_args
+from georaster_dl_qgis.spec_builder import build_spec, split_features
+
+DEFAULT_FEATURES = ["slope", "northness", "eastness", "profile_curvature", "plan_curvature", "tpi", "tri"]
+
+
+class TrainLandforms(GeoRasterDLAlgorithm):
+    NAME = "train_landforms"
+    DISPLAY_NAME = "Train landform classifier"
+    GROUP, GROUP_ID = "Landforms", "landforms"
+    COMMAND = "train"
+    HELP = ("Trains a dense neural network that maps terrain features of a DEM to landform classes "
+            "(ridge, valley, plain, ...) given by labelled points or polygons. The model file keeps "
+            "the feature recipe, so 'Classify landforms' can apply it to any DEM.")
+
+    def define(self) -> None:
+        self.add(QgsProcessingParameterRasterLayer("DEM", "DEM"),
+                 "Elevation raster; the model names it 'dem'. Elevation itself is not a feature, only shape.")
+        self.add(enum("FEATURES", "Terrain features", TERRAIN_FEATURES, DEFAULT_FEATURES, multiple=True),
+                 "Terrain features fed to the network.")
+        self.add(QgsProcessingParameterString("MORE", "More terrain features, with parameters",
+                                              "tpi:radius=10", optional=True),
+                 "Comma-separated name:param=value entries, e.g. multi-scale TPI 'tpi:radius=10,tpi:radius=30'.")
+        self.add(QgsProcessingParameterFeatureSource("LABELS", "Training labels",
+                                                     [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
+                 "Points or polygons with a class attribute (selected features only, if so chosen).")
+        self.add(QgsProcessingParameterField("LABEL_FIELD", "Class field", parentLayerParameterName="LABELS"),
+                 "Attribute holding the landform class (names or codes).")
+        self.add(QgsProcessingParameterFile("SPEC", "Existing stack spec (instead of the DEM features)",
+                                            optional=True, fileFilter="Stack spec (*.yaml *.yml *.json)"),
+                 "Use this StackSpec instead of building one from the DEM and features above.", advanced=True)
+        add_training(self)
+
+    def arguments(self, parameters, context, feedback):
+        spec = self.parameterAsFile(parameters, "SPEC", context)
+        if not spec:
+            dem = rasters([self.parameterAsRasterLayer(parameters, "DEM", context)], context, feedback)[0]
+            terrain = self.parameterAsEnumStrings(parameters, "FEATURES", context)
+            terrain += split_features(self.parameterAsString(parameters, "MORE", context))
+            spec = self.write_spec(build_spec(dem, terrain, [], [], [], reference_name="dem",
+                                              reference_as_feature=False), feedback)
+        args, outputs = training_args(self, parameters, context)
+        labels = self.labels_arg(parameters, "LABELS", context, feedback)
+        field = self.parameterAsString(parameters, "LABEL_FIELD", context)
+        return ["--task", "landform", "--spec", spec, "--labels", labels, "--label-field", field, *args], outputs

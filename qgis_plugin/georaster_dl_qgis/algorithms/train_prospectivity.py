@@ -1,0 +1,36 @@
+"""Train a mineral prospectivity model from evidence layers and known deposits."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessing, QgsProcessingParameterFeatureSource
+
+from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
+from georaster_dl_qgis.algorithms.options import add_evidence, add_training, check_evidence, evidence_spec, training_args
+
+
+class TrainProspectivity(GeoRasterDLAlgorithm):
+    NAME = "train_prospectivity"
+    DISPLAY_NAME = "Train prospectivity model"
+    GROUP, GROUP_ID = "Prospectivity", "prospectivity"
+    COMMAND = "train"
+    HELP = ("Trains a network that scores every cell's likelihood of hosting a deposit from evidence "
+            "rasters, categorical maps and distances to vector features, with known deposits as "
+            "positives and background cells as negatives. Use spatial cross-validation (folds and "
+            "block size) for honest skill estimates: neighbouring cells are not independent.")
+
+    def define(self) -> None:
+        add_evidence(self)
+        self.add(QgsProcessingParameterFeatureSource("LABELS", "Known deposits",
+                                                     [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
+                 "Deposits and occurrences (points or polygons); select a subset to train on it only.")
+        add_training(self)
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
+        ok, message = check_evidence(self, parameters, context)
+        return (ok, message) if not ok else super().checkParameterValues(parameters, context)
+
+    def arguments(self, parameters, context, feedback):
+        spec = evidence_spec(self, parameters, context, feedback)
+        args, outputs = training_args(self, parameters, context)
+        labels = self.labels_arg(parameters, "LABELS", context, feedback)
+        return ["--task", "prospectivity", "--spec", spec, "--labels", labels, *args], outputs

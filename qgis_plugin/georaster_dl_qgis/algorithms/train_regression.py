@@ -1,0 +1,40 @@
+"""Train a regression model: a continuous target (soil depth, grade, ...) from raster evidence."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField
+
+from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
+from georaster_dl_qgis.algorithms.options import add_evidence, add_training, check_evidence, evidence_spec, training_args
+
+
+class TrainRegression(GeoRasterDLAlgorithm):
+    NAME = "train_regression"
+    DISPLAY_NAME = "Train regression model"
+    GROUP, GROUP_ID = "Regression", "regression"
+    COMMAND = "train"
+    HELP = ("Trains a network that predicts a measured continuous value (soil thickness, "
+            "geochemical grade, depth to bedrock, ...) from evidence rasters, categorical maps and "
+            "distances to vector features. Apply it with 'Predict with a model'.")
+
+    def define(self) -> None:
+        add_evidence(self)
+        self.add(QgsProcessingParameterFeatureSource("LABELS", "Samples",
+                                                     [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
+                 "Points or polygons carrying the measured value.")
+        self.add(QgsProcessingParameterField("LABEL_FIELD", "Value field", parentLayerParameterName="LABELS",
+                                             type=QgsProcessingParameterField.Numeric),
+                 "Numeric attribute to predict.")
+        add_training(self)
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
+        ok, message = check_evidence(self, parameters, context)
+        return (ok, message) if not ok else super().checkParameterValues(parameters, context)
+
+    def arguments(self, parameters, context, feedback):
+        spec = evidence_spec(self, parameters, context, feedback)
+        args, outputs = training_args(self, parameters, context)
+        labels = self.labels_arg(parameters, "LABELS", context, feedback)
+        field = self.parameterAsString(parameters, "LABEL_FIELD", context)
+        return ["--task", "regression", "--spec", spec, "--labels", labels, "--label-field", field,
+                *args], outputs

@@ -1,0 +1,133 @@
+"""Build a georaster-dl StackSpec from chosen layers (pure Python, no QGIS imports).
+
+The spec is written as JSON, which the backend's YAML loader reads as YAML.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
+_CLI_FEATURE = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*(?::(?P<params>.*))?$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: a display name (made into a spec name), a path and a vector layer name."""
+
+    label: str
+    path: str
+    layer: str = ""
+
+
+def input_name(label: str, taken: set[str]) -> str:
+    """A spec input name (identifier) for ``label`` that is not in ``taken``.
+
+    Examples
+    --------
+    >>> input_name("Dist to faults (m)", {"Dist_to_faults_m"})
+    'Dist_to_faults_m_2'
+    """
+    base = _NOT_NAME.sub("_", label).strip("_") or "layer"
+    if base[0].isdigit():
+        base = f"l_{base}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+def cli_feature_to_ref(text: str) -> str:
+    """Convert the CLI's ``tpi:radius=10`` (params joined by ':') to the spec's ``tpi(radius=10)``.
+
+    Examples
+    --------
+    >>> cli_feature_to_ref("tpi:radius=10:shape=annulus")
+    'tpi(radius=10,shape=annulus)'
+    >>> cli_feature_to_ref("slope")
+    'slope'
+    """
+    m = _CLI_FEATURE.match(text)
+    if not m:
+        raise ValueError(f"cannot read terrain feature {text!r}; write name or name:param=value")
+    params = [p.strip() for p in (m["params"] or "").split(":") if p.strip()]
+    return f"{m['name']}({','.join(params)})" if params else m["name"]
+
+
+def split_features(text: str) -> list[str]:
+    """Split a comma-separated feature list, keeping ``name:p=1`` entries whole."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_spec(reference: Source | None, terrain: list[str], continuous: list[Source],
+               categorical: list[Source], vectors: list[Source], onehot: bool = True,
+               reference_name: str = "", reference_as_feature: bool = True) -> dict:
+    """A spec dict: grid on ``reference`` (else the first raster), one feature per layer.
+
+    Parameters
+    ----------
+    reference : Source or None
+        Raster whose grid the stack uses; its terrain features are ``terrain`` (CLI syntax).
+    terrain : list of str
+        Terrain features of the reference, e.g. ``['slope', 'tpi:radius=10']``.
+    continuous, categorical, vectors : list of Source
+        Evidence rasters (values), class rasters (one-hot or codes) and vectors (distance grids).
+    onehot : bool
+        One-hot encode categorical rasters (else their class codes are one band each).
+    reference_name : str
+        Spec name for the reference (``'dem'`` for landform models); derived from its label if empty.
+    reference_as_feature : bool
+        Whether the reference's own values are a feature.
+
+    Returns
+    -------
+    dict
+        ``{'grid': ..., 'inputs': ..., 'features': [...]}``.
+    """
+    rasters = [r for r in [reference, *continuous, *categorical] if r is not None]
+    if not rasters:
+        raise ValueError("choose at least one raster layer (a reference grid or evidence layer)")
+    inputs: dict[str, dict] = {}
+    features: list[str] = []
+    names: dict[str, str] = {}  # path -> input name, so a layer chosen twice is read once
+
+    def add(source: Source, kind: str, wanted_name: str = "") -> str:
+        key = f"{source.path}|{source.layer}"
+        if key not in names:
+            name = wanted_name or input_name(source.label, set(inputs))
+            entry = {"path": source.path, "kind": kind}
+            if source.layer:
+                entry["layer"] = source.layer
+            inputs[name] = entry
+            names[key] = name
+        return names[key]
+
+    grid = add(reference or rasters[0], "continuous" if reference or continuous else "categorical",
+               reference_name)
+    if reference is not None:
+        if reference_as_feature:
+            features.append(grid)
+        features += [f"{grid}.{cli_feature_to_ref(t)}" for t in terrain]
+    for source in continuous:
+        features.append(add(source, "continuous"))
+    for source in categorical:
+        name = add(source, "categorical")
+        inputs[name]["kind"] = "categorical"
+        features.append(f"{name}.onehot" if onehot else name)
+    for source in vectors:
+        features.append(f"{add(source, 'vector')}.distance")
+    return {"grid": {"reference": grid}, "inputs": inputs, "features": _unique(features)}
+
+
+def write_spec(spec: dict, path: str) -> str:
+    """Write ``spec`` to ``path`` (JSON, a subset of YAML) and return the path."""
+    Path(path).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,107 @@
+"""The plugin loads in real, headless QGIS: provider, algorithms, help, backend setting, packaging."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+import georaster_dl
+from qgis_support import (ALGORITHMS, BACKEND, PLUGIN, PLUGIN_PARENT, REPO, make_profile, qgis_process,
+                          requires_qgis, run_script)
+
+@pytest.fixture(scope="module")
+def no_backend_env(tmp_path_factory):
+    """A QGIS profile with the plugin enabled, no backend setting and no backend on PATH."""
+    return make_profile(tmp_path_factory.mktemp("qgis_home"), backend=None)
+
+
+@pytest.fixture(scope="module")
+def provider(no_backend_env):
+    return run_script(no_backend_env, "provider_checks.py", BACKEND)
+
+
+def test_metadata_version_matches_package():
+    text = (PLUGIN_PARENT / PLUGIN / "metadata.txt").read_text()
+    assert re.search(r"^version=(.+)$", text, re.M).group(1) == georaster_dl.__version__
+    for key in ("qgisMinimumVersion=3.22", "hasProcessingProvider=yes", "about=", "tags="):
+        assert key in text
+
+
+def test_build_zip_holds_one_plugin_folder_without_caches(tmp_path):
+    target = tmp_path / "georaster_dl_qgis.zip"
+    subprocess.run([sys.executable, str(PLUGIN_PARENT / "build_zip.py"), str(target)], check=True, cwd=REPO)
+    names = zipfile.ZipFile(target).namelist()
+    assert {n.split("/")[0] for n in names} == {PLUGIN}
+    for required in ("metadata.txt", "__init__.py", "provider.py", "runner.py", "icons/georaster_dl.svg",
+                     "algorithms/base.py", *(f"algorithms/{a}.py" for a in ALGORITHMS)):
+        assert f"{PLUGIN}/{required}" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_algorithm_modules_stay_small():
+    for name in ALGORITHMS:
+        lines = (PLUGIN_PARENT / PLUGIN / "algorithms" / f"{name}.py").read_text().count("\n")
+        assert lines < 100, f"{name}.py has {lines} lines"
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_qgis_process_lists_every_algorithm(no_backend_env):
+    done = qgis_process(no_backend_env, "list")
+    assert done.returncode == 0, done.stderr
+    assert "GeoRaster DL" in done.stdout
+    listed = set(re.findall(r"georaster_dl:(\w+)", done.stdout))
+    assert listed == set(ALGORITHMS)
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_every_algorithm_and_parameter_has_help(provider):
+    assert provider["provider"] == ["georaster_dl", "GeoRaster DL", True]
+    assert set(provider["algorithms"]) == set(ALGORITHMS)
+    for name, alg in provider["algorithms"].items():
+        assert alg["undocumented"] == [], name
+        assert len(alg["help"]) > 200 and alg["group"], name
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_backend_setting_lives_in_processing_options_and_accepts_executable_or_venv(provider):
+    assert provider["setting_group"] == "GeoRaster DL"
+    assert provider["executable"] == [True, ""]
+    assert provider["venv_folder"] == [True, ""]
+    ok, message = provider["bad_path"]
+    assert not ok and "qgis_scripts" in message and "pip install" in message
+    assert provider["after_unload"]
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_toolbox_refuses_to_open_an_algorithm_without_backend_and_says_how_to_install(provider):
+    ok, message = provider["unset"]
+    assert not ok
+    for hint in ("not on PATH", "python3 -m venv", "pip install georaster_dl",
+                 "Processing > Options > Providers > GeoRaster DL"):
+        assert hint in message
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_run_without_backend_fails_with_install_instructions(no_backend_env, tmp_path):
+    dem = tmp_path / "dem.tif"
+    with rasterio.open(dem, "w", driver="GTiff", width=8, height=8, count=1, dtype="float32", crs="EPSG:32633",
+                       transform=Affine(30, 0, 500000, 0, -30, 5200000)) as ds:
+        ds.write(np.arange(64, dtype="float32").reshape(1, 8, 8))
+    done = qgis_process(no_backend_env, "run", "georaster_dl:terrain_features", f"--INPUT={dem}",
+                        f"--OUTPUT={tmp_path / 'slope.tif'}")
+    assert done.returncode != 0
+    assert "GeoRaster DL backend not found" in done.stderr and "pip install georaster_dl" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("slope*"))
