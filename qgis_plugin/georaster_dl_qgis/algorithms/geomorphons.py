@@ -22,12 +22,14 @@ class Geomorphons(GeoRasterDLAlgorithm):
 
     def define(self) -> None:
         self.add(QgsProcessingParameterRasterLayer("INPUT", "DEM"), "Elevation raster (metres).")
-        self.add(Number("SEARCH", "Search radius (cells)", Number.Integer, 20, minValue=1),
+        self.add(Number("SEARCH", "Search radius (cells)", Number.Integer, 10, minValue=1),
                  "How far (in cells) the lines of sight reach: larger radii find larger landforms.")
         self.add(Number("SKIP", "Skip radius (cells)", Number.Integer, 0, minValue=0),
                  "Cells next to the centre that are ignored, to suppress small-scale noise.", advanced=True)
-        self.add(Number("FLAT", "Flatness threshold (degrees)", Number.Double, 1.0, minValue=0.0),
+        self.add(Number("FLAT", "Flatness threshold (degrees)", Number.Double, 1.0, minValue=0.001),
                  "Angles below this count as flat.", advanced=True)
+        self.add(Number("DIST", "Flatness distance (cells)", Number.Double, 0.0, minValue=0.0),
+                 "Beyond this distance the flatness threshold shrinks with distance (0: never).", advanced=True)
         self.add(QgsProcessingParameterRasterDestination("OUTPUT", "Geomorphons"),
                  "Byte raster of form codes 1-10 with a colour table and form names.")
 
@@ -35,9 +37,8 @@ class Geomorphons(GeoRasterDLAlgorithm):
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         params = [f"search={self.parameterAsInt(parameters, 'SEARCH', context)}",
                   f"flat={self.parameterAsDouble(parameters, 'FLAT', context):g}"]
-        skip = self.parameterAsInt(parameters, "SKIP", context)
-        if skip:
-            params.append(f"skip={skip}")
+        skip, dist = self.parameterAsInt(parameters, "SKIP", context), self.parameterAsDouble(parameters, "DIST", context)
+        params += ([f"skip={skip}"] if skip else []) + ([f"dist={dist:g}"] if dist else [])
         feature = ":".join(["geomorphons", *params])
         return [self.raster_arg(parameters, "INPUT", context, feedback), out, "--features", feature,
                 "--overwrite"], {"OUTPUT": out}
