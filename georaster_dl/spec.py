@@ -226,14 +226,14 @@ def load_spec(source: str | Path | dict | StackSpec) -> StackSpec:
     if isinstance(source, dict):
         doc = source
     else:
-        text = str(source)
+        text, where = str(source), "spec"
         path = Path(text).expanduser()
         if "\n" not in text and (path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists()):
             if not path.is_file():
                 raise SpecError(f"spec file {text} does not exist: check the path")
-            base_dir = path.resolve().parent
+            base_dir, where = path.resolve().parent, str(path)
             text = path.read_text(encoding="utf-8")
-        doc = _parse_text(text, str(path) if base_dir != Path.cwd() else "spec")
+        doc = _parse_text(text, where)
     return _from_dict(doc, base_dir)
 
 
@@ -321,10 +321,10 @@ def _input(name: str, value: Any, base_dir: Path) -> InputSpec:
         raise SpecError(f"{where}.resampling: unknown method {resampling!r}"
                         f"{closest(str(resampling), CONTINUOUS_RESAMPLING)}; valid: {one_of(CONTINUOUS_RESAMPLING)}")
     band = value.get("band", 1)
-    if not isinstance(band, int) or band < 1:
+    if not _is_number(band) or not isinstance(band, int) or band < 1:
         raise SpecError(f"{where}.band: must be a 1-based band number, got {band!r}")
     nodata = value.get("nodata")
-    if nodata is not None and not (isinstance(nodata, (int, float)) or str(nodata).lower() in ("none", "nan")):
+    if nodata is not None and not (_is_number(nodata) or str(nodata).lower() in ("none", "nan")):
         raise SpecError(f"{where}.nodata: must be a number, 'nan' or 'none', got {nodata!r}")
     if isinstance(nodata, str):
         nodata = nodata.lower()
@@ -335,7 +335,7 @@ def _input(name: str, value: Any, base_dir: Path) -> InputSpec:
     if transform is not None:
         _check_transform(transform, f"{where}.transform")
     z_factor = value.get("z_factor", 1.0)
-    if not isinstance(z_factor, (int, float)) or z_factor <= 0:
+    if not _is_number(z_factor) or z_factor <= 0:
         raise SpecError(f"{where}.z_factor: must be a positive number, got {z_factor!r}")
     return InputSpec(name=name, path=str(path.resolve()), kind=kind, band=band, resampling=resampling,
                      nodata=nodata, crs=value.get("crs"), layer=value.get("layer"),
@@ -359,17 +359,25 @@ def _grid(value: Any, inputs: dict[str, InputSpec]) -> GridSpec:
     if missing:
         raise SpecError(f"grid: missing {one_of(missing)}; give a reference input or all of crs, resolution, bounds")
     res = value["resolution"]
-    res = (float(res), float(res)) if isinstance(res, (int, float)) else tuple(float(r) for r in res)
+    res = [res, res] if _is_number(res) else res
+    if not isinstance(res, (list, tuple)) or len(res) != 2 or not all(_is_number(r) for r in res):
+        raise SpecError(f"grid.resolution: must be a cell size or [xres, yres] in CRS units, got {value['resolution']!r}")
     bounds = value["bounds"]
-    if not isinstance(bounds, (list, tuple)) or len(bounds) != 4:
-        raise SpecError("grid.bounds: must be [xmin, ymin, xmax, ymax]")
-    return GridSpec(crs=str(value["crs"]), resolution=res, bounds=tuple(float(b) for b in bounds))
+    if not isinstance(bounds, (list, tuple)) or len(bounds) != 4 or not all(_is_number(b) for b in bounds):
+        raise SpecError(f"grid.bounds: must be [xmin, ymin, xmax, ymax] in CRS units, got {bounds!r}")
+    return GridSpec(crs=str(value["crs"]), resolution=tuple(float(r) for r in res),
+                    bounds=tuple(float(b) for b in bounds))
 
 
 def _check_transform(value: Any, where: str) -> None:
     name = str(value).split("(")[0]
     if name not in TRANSFORMS:
         raise SpecError(f"{where}: unknown transform {value!r}{closest(name, TRANSFORMS)}; valid: {one_of(TRANSFORMS)}")
+
+
+def _is_number(value: Any) -> bool:
+    """A YAML int or float (YAML's true/false are bools, not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _default_resampling(kind: str) -> str:
