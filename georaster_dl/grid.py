@@ -96,7 +96,7 @@ class Grid:
 
     def window_transform(self, window: Window) -> Affine:
         """Transform of a window (which may extend outside the grid)."""
-        return self.transform * Affine.translation(window.col_off, window.row_off)
+        return self.transform @ Affine.translation(window.col_off, window.row_off)
 
     def window_bounds(self, window: Window) -> tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) of a window."""
