@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from georaster_dl.features.registry import FeatureDef, KernelContext, register
-from georaster_dl.features.stencil import TERRAIN_INPUTS, apply3x3, check_terrain, one_cell
+from georaster_dl.features.stencil import TERRAIN_INPUTS, apply3x3, check_terrain, one_cell, run3x3
 
 #: Gradient (rise over run) at and below which profile and plan curvature are 0.
 MIN_GRADIENT = 0.001
@@ -45,7 +45,7 @@ def _derivatives(w, cx, cy):
     return fx, fy, fxx, fyy, fxy
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _profile_cell(w, cx, cy, p):
     fx, fy, fxx, fyy, fxy = _derivatives(w, cx, cy)
     g2 = fx * fx + fy * fy
@@ -54,7 +54,12 @@ def _profile_cell(w, cx, cy, p):
     return -(fxx * fx * fx + 2.0 * fxy * fx * fy + fyy * fy * fy) / (g2 * (1.0 + g2) ** 1.5)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
+def _profile_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
+    return run3x3(_profile_cell, v, csx, csy, top, bottom, left, right, extrapolate, p)
+
+
+@njit(inline="always")
 def _plan_cell(w, cx, cy, p):
     fx, fy, fxx, fyy, fxy = _derivatives(w, cx, cy)
     g2 = fx * fx + fy * fy
@@ -63,22 +68,32 @@ def _plan_cell(w, cx, cy, p):
     return -(fxx * fy * fy - 2.0 * fxy * fx * fy + fyy * fx * fx) / (g2 * math.sqrt(1.0 + g2))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
+def _plan_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
+    return run3x3(_plan_cell, v, csx, csy, top, bottom, left, right, extrapolate, p)
+
+
+@njit(inline="always")
 def _total_cell(w, cx, cy, p):
     fx, fy, fxx, fyy, fxy = _derivatives(w, cx, cy)
     return -(fxx + fyy)
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _total_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
+    return run3x3(_total_cell, v, csx, csy, top, bottom, left, right, extrapolate, p)
+
+
 def _profile(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
-    return apply3x3(_profile_cell, values, ctx)
+    return apply3x3(_profile_kernel, values, ctx)
 
 
 def _plan(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
-    return apply3x3(_plan_cell, values, ctx)
+    return apply3x3(_plan_kernel, values, ctx)
 
 
 def _total(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
-    return apply3x3(_total_cell, values, ctx)
+    return apply3x3(_total_kernel, values, ctx)
 
 
 _COMMON = {"halo": one_cell, "input_kinds": TERRAIN_INPUTS, "check": check_terrain, "units": "1/m (convex > 0)"}

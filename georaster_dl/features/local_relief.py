@@ -27,7 +27,8 @@ from numba import njit, prange
 
 from georaster_dl.errors import FeatureError
 from georaster_dl.features.registry import FeatureDef, KernelContext, Param, ResolvedFeature, register
-from georaster_dl.features.stencil import (TERRAIN_INPUTS, apply3x3, check_terrain, elevations, one_cell)
+from georaster_dl.features.stencil import (TERRAIN_INPUTS, apply3x3, check_terrain, elevations, one_cell,
+                                          run3x3)
 from georaster_dl.spec import FeatureRef
 
 #: Fixed-point scale of neighbourhood sums (2^-20 m, about 1 micrometre).
@@ -36,7 +37,7 @@ _INT64_HEADROOM = 2.0 ** 62
 SHAPES = ("disk", "annulus")
 
 
-@njit(cache=True, nogil=True)
+@njit(inline="always")
 def _tri_riley_cell(w, cx, cy, p):
     s = 0.0
     for k in range(9):
@@ -45,7 +46,12 @@ def _tri_riley_cell(w, cx, cy, p):
     return math.sqrt(s)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
+def _tri_riley_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
+    return run3x3(_tri_riley_cell, v, csx, csy, top, bottom, left, right, extrapolate, p)
+
+
+@njit(inline="always")
 def _tri_wilson_cell(w, cx, cy, p):
     s = 0.0
     for k in range(9):
@@ -53,7 +59,12 @@ def _tri_wilson_cell(w, cx, cy, p):
     return s / 8.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
+def _tri_wilson_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
+    return run3x3(_tri_wilson_cell, v, csx, csy, top, bottom, left, right, extrapolate, p)
+
+
+@njit(inline="always")
 def _roughness_cell(w, cx, cy, p):
     lo, hi = w[0], w[0]
     for k in range(1, 9):
@@ -61,9 +72,19 @@ def _roughness_cell(w, cx, cy, p):
     return hi - lo
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
+def _roughness_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
+    return run3x3(_roughness_cell, v, csx, csy, top, bottom, left, right, extrapolate, p)
+
+
+@njit(inline="always")
 def _tpi3_cell(w, cx, cy, p):
     return w[4] - (w[0] + w[1] + w[2] + w[3] + w[5] + w[6] + w[7] + w[8]) / 8.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _tpi3_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
+    return run3x3(_tpi3_cell, v, csx, csy, top, bottom, left, right, extrapolate, p)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -115,7 +136,7 @@ def half_widths(radius: int, rows: int) -> np.ndarray:
 def tpi_values(values: np.ndarray, ctx: KernelContext, radius: int, shape: str, inner: int) -> np.ndarray:
     """TPI (float64) of the core of a window padded by ``radius``."""
     if radius == 1:
-        return apply3x3(_tpi3_cell, values, ctx).astype(np.float64)
+        return apply3x3(_tpi3_kernel, values, ctx).astype(np.float64)
     v = elevations(values, ctx)
     finite = v[np.isfinite(v)]
     limit = _INT64_HEADROOM / FIXED_POINT / v.shape[1]
@@ -129,11 +150,11 @@ def tpi_values(values: np.ndarray, ctx: KernelContext, radius: int, shape: str, 
 
 
 def _tri(values: np.ndarray, ctx: KernelContext, variant: str) -> np.ndarray:
-    return apply3x3(_tri_wilson_cell if variant == "wilson" else _tri_riley_cell, values, ctx)
+    return apply3x3(_tri_wilson_kernel if variant == "wilson" else _tri_riley_kernel, values, ctx)
 
 
 def _roughness(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
-    return apply3x3(_roughness_cell, values, ctx)
+    return apply3x3(_roughness_kernel, values, ctx)
 
 
 def _tpi(values: np.ndarray, ctx: KernelContext, radius: int, shape: str, inner: int) -> np.ndarray:

@@ -102,12 +102,14 @@ def load3x3(v, r, c, top, bottom, left, right, extrapolate, w):
     return True
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(nogil=True, inline="always")
 def run3x3(cell, v, csx, csy, top, bottom, left, right, extrapolate, params):
     """Apply ``cell(w, cx, cy, params) -> float`` to every core cell of a 1-cell-padded window.
 
     ``cx``, ``cy`` are the cell sizes (m) of the centre's row. Returns float32 (rows-2, cols-2),
-    NaN where nodata.
+    NaN where nodata. Call it from a feature's own ``@njit(cache=True, parallel=True)``
+    kernel: inlined there, the kernel caches (a cached function cannot take ``cell`` as
+    an argument, numba would recompile it in every process).
     """
     rows, cols = v.shape[0] - 2, v.shape[1] - 2
     out = np.empty((rows, cols), dtype=np.float32)
@@ -140,11 +142,12 @@ def horn(w, cx, cy):
     return float(east - west) / (8.0 * cx), float(north - south) / (8.0 * cy)
 
 
-def apply3x3(cell, values: np.ndarray, ctx: KernelContext, *params: float) -> np.ndarray:
-    """Run a 3x3 cell function over a padded window (halo 1) with the spec's edge rule."""
+def apply3x3(kernel, values: np.ndarray, ctx: KernelContext, *params: float) -> np.ndarray:
+    """Run a 3x3 kernel (a wrapper of :func:`run3x3`) over a padded window (halo 1) with the
+    spec's edge rule."""
     v = elevations(values, ctx)
     top, bottom, left, right = inside_box(ctx, v.shape)
-    return run3x3(cell, v, np.asarray(ctx.cellsize_x, np.float64), np.asarray(ctx.cellsize_y, np.float64),
+    return kernel(v, np.asarray(ctx.cellsize_x, np.float64), np.asarray(ctx.cellsize_y, np.float64),
                   top, bottom, left, right, ctx.edges == "extrapolate", np.array(params, dtype=np.float64))
 
 
