@@ -33,7 +33,7 @@ def raster_path(layer: QgsRasterLayer, context: QgsProcessingContext,
     writer = QgsRasterFileWriter(path)
     writer.setOutputFormat("GTiff")
     error = writer.writeRaster(pipe, layer.width(), layer.height(), provider.extent(), layer.crs(),
-                               context.transformContext(), feedback)
+                               context.transformContext())
     if error != QgsRasterFileWriter.NoError:
         raise QgsProcessingException(f"Could not write raster layer '{layer.name()}' to {path} (error {error})")
     return path

@@ -46,35 +46,49 @@ def style_raster(layer: QgsRasterLayer) -> str:
 
 
 def paletted_renderer(layer: QgsRasterLayer, band: int = 1) -> QgsPalettedRasterRenderer | None:
-    """Paletted renderer from the band's colour table and category names, or None without a table."""
-    classes = QgsPalettedRasterRenderer.colorTableToClassData(layer.dataProvider().colorTable(band))
-    if not classes:
+    """Paletted renderer from the band's colour table, labelled with its class names.
+
+    GeoTIFF colour tables of Byte bands have 256 entries: only named classes are listed,
+    or, without names, the values present in the band. Returns None without a table.
+    """
+    provider = layer.dataProvider()
+    table = QgsPalettedRasterRenderer.colorTableToClassData(provider.colorTable(band))
+    if not table:
         return None
-    names = category_names(layer.source(), band)
-    named = {value for value, name in enumerate(names) if name}
+    names = class_names(layer.source(), band)
+    wanted = set(names) or {int(c.value) for c in QgsPalettedRasterRenderer.classDataFromRaster(provider, band)}
+    if provider.sourceHasNoDataValue(band):
+        wanted.discard(int(provider.sourceNoDataValue(band)))
     kept = []
-    for item in classes:
-        value = int(item.value)
-        if named and value not in named:
-            continue  # a 256-entry colour table: list only the classes that have names
-        if value in named:
-            item.label = names[value]
-        kept.append(item)
-    return QgsPalettedRasterRenderer(layer.dataProvider(), band, kept)
+    for item in table:
+        if int(item.value) in wanted:
+            item.label = names.get(int(item.value), item.label)
+            kept.append(item)
+    return QgsPalettedRasterRenderer(provider, band, kept)
 
 
-def category_names(path: str, band: int = 1) -> list[str]:
-    """GDAL category names of ``band`` (index = class value), or an empty list."""
-    dataset = gdal.Open(path)
+def class_names(path: str, band: int = 1) -> dict[int, str]:
+    """Class names by value: GDAL category names, else ``CLASS_<value>`` tags of the band or file."""
+    return _band_metadata(path, band)[1]
+
+
+def _band_metadata(path: str, band: int) -> tuple[str, dict[int, str]]:
+    """(description, class names) of a band, read with GDAL."""
+    dataset = gdal.Open(path)  # keep a reference: a band outliving its dataset crashes GDAL
     if dataset is None:
-        return []
-    return list(dataset.GetRasterBand(band).GetCategoryNames() or [])
+        return "", {}
+    raster_band = dataset.GetRasterBand(band)
+    names = {value: name for value, name in enumerate(raster_band.GetCategoryNames() or []) if name}
+    for tags in (raster_band.GetMetadata() or {}, dataset.GetMetadata() or {}):
+        for key, name in tags.items():
+            if key.startswith("CLASS_") and key[len("CLASS_"):].isdigit():
+                names.setdefault(int(key[len("CLASS_"):]), name)
+    return raster_band.GetDescription() or "", names
 
 
 def ramp_renderer(layer: QgsRasterLayer, band: int = 1) -> QgsSingleBandPseudoColorRenderer:
     """Colour ramp over 0-1 for probability bands, else over the band's min-max."""
-    description = (gdal.Open(layer.source()).GetRasterBand(band).GetDescription() or "").lower()
-    if "prob" in description:
+    if "prob" in _band_metadata(layer.source(), band)[0].lower():
         low, high, ramp = 0.0, 1.0, PROBABILITY_RAMP
     else:
         stats = layer.dataProvider().bandStatistics(band, QgsRasterBandStats.Min | QgsRasterBandStats.Max)

@@ -94,6 +94,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
     while open_streams:
         if feedback.isCanceled():
             _stop(process)
+            _close(process, pumps)
             _remove(outputs, everything=True)
             raise QgsProcessingException("Cancelled: the georaster-dl backend was stopped and its "
                                          "unfinished outputs were removed.")
@@ -106,6 +107,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         else:
             reporter.handle(stream, line.rstrip("\r\n"))
     code = process.wait()
+    _close(process, pumps)
     if code != 0:
         _remove(outputs, everything=False)
         raise QgsProcessingException(reporter.failure(code))
@@ -117,6 +119,7 @@ class _Reporter:
     def __init__(self, feedback: QgsProcessingFeedback) -> None:
         self.feedback = feedback
         self.stage: str | None = None
+        self.text = ""
         self.error: str | None = None
         self.stderr_tail: list[str] = []
 
@@ -129,7 +132,7 @@ class _Reporter:
                 self.feedback.pushInfo(line)
             else:
                 self._progress(event)
-        elif line.startswith("error: "):
+        elif line.lower().startswith("error: "):  # ours ("error: ...") or click's usage error ("Error: ...")
             self.error = line[len("error: "):]
             self.feedback.reportError(self.error, True)
         elif line.startswith("warning: "):
@@ -149,8 +152,10 @@ class _Reporter:
             self.feedback.pushInfo(f"{stage}: {message}" if message else stage)
         self.feedback.setProgress(min(100.0, 100.0 * float(done) / float(total)))
         eta = event.get("eta_s")
-        text = message or stage
-        self.feedback.setProgressText(f"{text} (about {eta:.0f} s left)" if isinstance(eta, (int, float)) else text)
+        text = f"{message or stage} (about {eta:.0f} s left)" if isinstance(eta, (int, float)) else message or stage
+        if text != self.text:
+            self.text = text
+            self.feedback.setProgressText(text)
 
     def failure(self, code: int) -> str:
         if self.error:
@@ -194,6 +199,14 @@ def _stop(process: subprocess.Popen) -> None:
             pass
         _signal_group(process.pid, signal.SIGKILL)  # also any worker that outlived the leader
     process.wait()
+
+
+def _close(process: subprocess.Popen, pumps: list[threading.Thread]) -> None:
+    """Let the readers reach end of file, then close the pipes."""
+    for pump in pumps:
+        pump.join(TERMINATE_GRACE_S)
+    process.stdout.close()
+    process.stderr.close()
 
 
 def _signal_group(pid: int, sig: int) -> None:
