@@ -7,8 +7,8 @@ Each QGIS start costs about 1.3-1.9 s on the 2-core test machine.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,9 +90,12 @@ def run_script(env: dict[str, str], script: str, *args: str, timeout: float = 30
 
 def missing_commands(*commands: str) -> list[str]:
     """Which of ``commands`` the venv's georaster-dl lacks (empty: all present)."""
+    return [c for c in commands if c not in _backend_commands()]
+
+
+@functools.lru_cache(maxsize=1)
+def _backend_commands() -> frozenset[str]:
     if not BACKEND.exists():
-        return list(commands)
-    done = subprocess.run([str(BACKEND), "--help"], capture_output=True, text=True,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    listed = {line.split()[0] for line in done.stdout.split("Commands:")[-1].splitlines() if line.strip()}
-    return [c for c in commands if c not in listed]
+        return frozenset()
+    done = subprocess.run([str(BACKEND), "--help"], capture_output=True, text=True)
+    return frozenset(line.split()[0] for line in done.stdout.split("Commands:")[-1].splitlines() if line.strip())

@@ -1,0 +1,201 @@
+"""Every GeoRaster DL algorithm end to end in real, headless QGIS with the real backend.
+
+Each algorithm runs through ``qgis_process.bin run georaster_dl:<alg>`` on the sample study
+area (generated at 256 x 256 cells); PyQGIS scripts check processing.run with memory layers,
+cancelling, and the styled loading of outputs. Tests whose backend command has not landed
+yet skip with the command's name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+
+from qgis_support import BACKEND, make_profile, missing_commands, requires_qgis, run_algorithm, run_script
+
+pytestmark = [pytest.mark.qgis, requires_qgis]
+FAST_TRAINING = {"HIDDEN": "16", "EPOCHS": 3, "BATCH_SIZE": 128, "SEED": 1}
+
+
+def needs(*commands: str) -> None:
+    missing = missing_commands(*commands)
+    if missing:
+        pytest.skip(f"backend command(s) {', '.join(missing)} not in {BACKEND} yet")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    from georaster_dl.sampledata import write_sample_data
+
+    folder = tmp_path_factory.mktemp("sample")
+    write_sample_data(folder, size=256)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    return make_profile(tmp_path_factory.mktemp("qgis_home"), backend=str(BACKEND))
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    return tmp_path_factory.mktemp("outputs")
+
+
+def grid_of(path):
+    with rasterio.open(path) as ds:
+        return ds.crs, ds.transform, ds.width, ds.height
+
+
+def read(path, band=1):
+    with rasterio.open(path) as ds:
+        return ds.read(band, masked=True), list(ds.descriptions), ds.dtypes[0]
+
+
+def pyqgis(env, tmp_path, **config):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"backend": str(BACKEND), **config}))
+    return run_script(env, "processing_checks.py", path)
+
+
+@pytest.fixture(scope="module")
+def landform_model(env, sample, out):
+    needs("train")
+    return run_algorithm(env, "train_landforms", {
+        "DEM": sample / "dem.tif", "FEATURES": ["slope", "tpi"], "MORE": "tpi:radius=5",
+        "LABELS": sample / "landforms.gpkg", "LABEL_FIELD": "landform", **FAST_TRAINING,
+        "OUTPUT": out / "landforms.gdl", "REPORT": out / "landforms.html"})
+
+
+@pytest.fixture(scope="module")
+def prospectivity_model(env, sample, out):
+    needs("train")
+    return run_algorithm(env, "train_prospectivity", {
+        "GRID": sample / "dem.tif", "EVIDENCE": [sample / "magnetics.tif"], "CATEGORICAL": [sample / "geology.tif"],
+        "VECTORS": [sample / "faults.gpkg"], "LABELS": sample / "deposits.gpkg", **FAST_TRAINING,
+        "OUTPUT": out / "prospectivity.gdl", "REPORT": out / "prospectivity.html"})
+
+
+@pytest.fixture(scope="module")
+def classified(env, sample, out, landform_model):
+    needs("predict")
+    return run_algorithm(env, "classify_landforms", {"MODEL": landform_model["OUTPUT"], "DEM": sample / "dem.tif",
+                                                      "OUTPUT": out / "landforms.tif"})
+
+
+@pytest.fixture(scope="module")
+def prospectivity_map(env, out, prospectivity_model):
+    needs("predict")
+    return run_algorithm(env, "map_prospectivity", {"MODEL": prospectivity_model["OUTPUT"],
+                                                     "OUTPUT": out / "prospectivity.tif"})
+
+
+def test_terrain_features_writes_one_band_per_feature_on_the_dem_grid(env, sample, out):
+    needs("features")
+    result = run_algorithm(env, "terrain_features", {"INPUT": sample / "dem.tif", "FEATURES": ["slope", "aspect"],
+                                                     "MORE": "tpi:radius=3", "OUTPUT": out / "terrain.tif"})
+    assert grid_of(result["OUTPUT"]) == grid_of(sample / "dem.tif")
+    with rasterio.open(result["OUTPUT"]) as ds:
+        assert ds.count == 3
+        slope = ds.read(1, masked=True)
+    assert 0 <= slope.min() and slope.max() < 90 and slope.count() > 0.5 * slope.size
+
+
+def test_geomorphons_are_forms_1_to_10_on_the_dem_grid(env, sample, out):
+    needs("features")
+    result = run_algorithm(env, "geomorphons", {"INPUT": sample / "dem.tif", "SEARCH": 5,
+                                                "OUTPUT": out / "geomorphons.tif"})
+    forms, _, _ = read(result["OUTPUT"])
+    assert grid_of(result["OUTPUT"]) == grid_of(sample / "dem.tif")
+    assert set(np.unique(forms.compressed())) <= set(range(1, 11)) and len(np.unique(forms.compressed())) > 3
+
+
+def test_stack_aligns_rasters_and_vector_distances_on_the_reference_grid(env, sample, out):
+    result = run_algorithm(env, "stack_rasters", {
+        "GRID": sample / "dem.tif", "EVIDENCE": [sample / "magnetics.tif", sample / "radiometrics.tif"],
+        "CATEGORICAL": [sample / "geology.tif"], "VECTORS": [sample / "faults.gpkg"], "ONEHOT": True,
+        "OUTPUT": out / "stack.tif"})
+    assert grid_of(result["OUTPUT"]) == grid_of(sample / "dem.tif")
+    with rasterio.open(result["OUTPUT"]) as ds:
+        names = list(ds.descriptions)
+    assert names[:3] == ["dem", "magnetics", "radiometrics"] and names[-1] == "faults.distance"
+    assert sum(n.startswith("geology.onehot") for n in names) == 6
+
+
+def test_train_landforms_writes_model_and_report(landform_model):
+    assert landform_model["OUTPUT"].endswith(".gdl")
+    assert "<html" in open(landform_model["REPORT"], encoding="utf-8").read().lower()
+
+
+def test_classify_landforms_writes_named_classes_and_probabilities_on_the_dem_grid(classified, sample):
+    classes, _, dtype = read(classified["OUTPUT"])
+    assert dtype == "uint8" and grid_of(classified["OUTPUT"]) == grid_of(sample / "dem.tif")
+    names = set(gpd.read_file(sample / "landforms.gpkg")["landform"])
+    assert set(np.unique(classes.compressed())) <= set(range(1, len(names) + 1))
+    with rasterio.open(classified["PROBABILITIES"]) as ds:
+        assert ds.count == len(names) and all(d.startswith("probability ") for d in ds.descriptions)
+
+
+def test_prospectivity_map_is_a_probability_on_the_grid(prospectivity_map, sample):
+    p, names, _ = read(prospectivity_map["OUTPUT"])
+    assert grid_of(prospectivity_map["OUTPUT"]) == grid_of(sample / "dem.tif")
+    assert names == ["probability"] and 0 <= p.min() and p.max() <= 1
+
+
+def test_train_regression_then_predict_writes_values(env, sample, out):
+    needs("train", "predict")
+    model = run_algorithm(env, "train_regression", {
+        "EVIDENCE": [sample / "magnetics.tif", sample / "radiometrics.tif"], "GRID": sample / "dem.tif",
+        "CATEGORICAL": [sample / "geology.tif"], "LABELS": sample / "assays.gpkg", "LABEL_FIELD": "cu_ppm",
+        **FAST_TRAINING, "OUTPUT": out / "cu.gdl", "REPORT": out / "cu.html"})
+    result = run_algorithm(env, "predict", {"MODEL": model["OUTPUT"], "OUTPUT": out / "cu.tif"})
+    values, names, _ = read(result["OUTPUT"])
+    assert names == ["value"] and values.count() > 0 and "PROBABILITIES" not in result
+
+
+def test_evaluate_writes_an_html_report(env, sample, out, prospectivity_model):
+    needs("evaluate")
+    result = run_algorithm(env, "evaluate", {"MODEL": prospectivity_model["OUTPUT"],
+                                             "LABELS": sample / "deposits.gpkg", "REPORT": out / "evaluation.html",
+                                             "METRICS": out / "evaluation.json"})
+    assert "<html" in open(result["REPORT"], encoding="utf-8").read().lower()
+    assert json.loads(open(result["METRICS"], encoding="utf-8").read())
+
+
+def test_outputs_load_styled_with_the_models_class_names(env, sample, classified, prospectivity_map, tmp_path):
+    bare = tmp_path / "bare_landforms.tif"  # without its .qml: the loader reads the colour table and tags
+    shutil.copy(classified["OUTPUT"], bare)
+    styled = pyqgis(env, tmp_path, loader=[classified["OUTPUT"], str(bare), prospectivity_map["OUTPUT"]])["loader"]
+    names = set(gpd.read_file(sample / "landforms.gpkg")["landform"])
+    for path in (classified["OUTPUT"], str(bare)):
+        assert styled[path]["type"] == "paletted"
+        assert set(styled[path]["classes"].values()) == names
+    assert styled[prospectivity_map["OUTPUT"]]["type"] == "singlebandpseudocolor"
+
+
+def test_memory_and_virtual_layers_are_written_to_files_for_the_backend(env, sample, tmp_path):
+    result = pyqgis(env, tmp_path, layers={"dem": str(sample / "dem.tif"), "faults": str(sample / "faults.gpkg"),
+                                           "out": str(tmp_path / "stack.tif")})["layers"]
+    assert result["virtual_valid"] and result["memory_provider"] == "memory" and result["memory_features"] > 0
+    assert any(line.startswith("Writing raster layer 'virtual dem'") for line in result["log"])
+    assert grid_of(result["output"]) == grid_of(sample / "dem.tif")
+    with rasterio.open(result["output"]) as ds:
+        assert ds.count == 2 and ds.descriptions[1].endswith(".distance")
+
+
+def test_cancel_in_processing_run_stops_the_backend_and_leaves_no_output(env, sample, tmp_path):
+    needs("train")
+    target = tmp_path / "cancelled.gdl"
+    params = {"DEM": str(sample / "dem.tif"), "LABELS": str(sample / "landforms.gpkg"), "LABEL_FIELD": "landform",
+              "EPOCHS": 1000, "OUTPUT": str(target), "REPORT": str(tmp_path / "cancelled.html")}
+    result = pyqgis(env, tmp_path, cancel={"algorithm": "georaster_dl:train_landforms", "params": params,
+                                           "out": str(target)})["cancel"]
+    assert result["error"].startswith("Cancelled")
+    assert result["pids_at_cancel"] and result["alive_after"] == []
+    assert result["seconds"] < 2.0
+    assert result["left"] == []
