@@ -3,9 +3,9 @@
 Each input is checked once when opened (exists, is a raster, has a CRS, has a usable
 nodata) and then read per window. An input already on the target grid (same CRS and
 cell size, origin offset by whole cells) is read directly; any other input goes
-through a :class:`rasterio.vrt.WarpedVRT` onto the grid with the input's resampling
-and an exact transformer (``tolerance=0``), so every window agrees with a whole-raster
-``gdalwarp -et 0``. Dataset handles are kept one per thread.
+through a :class:`rasterio.vrt.WarpedVRT` onto the grid with the input's resampling,
+an exact transformer and a resampling scale fixed for the whole grid, so every window
+agrees with a whole-raster ``gdalwarp -et 0``. Dataset handles are kept one per thread.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ from georaster_dl.grid import Grid
 from georaster_dl.spec import InputSpec
 
 _GDAL_NODATA_TAG = 42113
+#: WarpedVRT error tolerance in source pixels. rasterio (1.4) leaves the warper without a
+#: transformer when tolerance is exactly 0, so the smallest positive value stands in: GDAL's
+#: approximate transformer then falls back to the exact one wherever a line is not affine.
+_EXACT = 1e-30
 
 
 class RasterSource:
@@ -71,6 +75,7 @@ class RasterSource:
             raise GridError(f"inputs.{self.name}: {self.spec.path} does not overlap the grid "
                             f"(input bounds {_fmt(self.bounds)} in {self.crs.to_string()}, grid bounds "
                             f"{_fmt(grid.bounds)}); check the file or the grid")
+        self._scales = None if self._offset is not None else _warp_scales(self.grid(), grid)
 
     def read(self, window: Window) -> np.ndarray:
         """Values over ``window`` of the attached grid as float64, NaN where nodata or outside.
@@ -84,10 +89,16 @@ class RasterSource:
             return out
         rows = slice(inner.row_off - window.row_off, inner.row_off - window.row_off + inner.height)
         cols = slice(inner.col_off - window.col_off, inner.col_off - window.col_off + inner.width)
-        if self._offset is not None:
-            out[rows, cols] = self._read_direct(inner)
-        else:
-            out[rows, cols] = self._handle("vrt").read(self.spec.band, window=inner, out_dtype="float64")
+        try:
+            if self._offset is not None:
+                out[rows, cols] = self._read_direct(inner)
+            else:
+                out[rows, cols] = self._handle("vrt").read(self.spec.band, window=inner, out_dtype="float64")
+        except RasterioIOError as exc:
+            # A file that opens but whose blocks cannot be decoded (truncated copy, bad disk).
+            reason = str(exc.__cause__ or exc).splitlines()[0]
+            raise InputFileError(f"inputs.{self.name}: reading {self.spec.path} failed ({reason}); the file "
+                                 "is probably truncated or corrupt: copy it again") from None
         return out
 
     def _read_direct(self, inner: Window) -> np.ndarray:
@@ -115,7 +126,8 @@ class RasterSource:
                 handles["vrt"] = WarpedVRT(
                     ds, src_crs=self.crs, src_nodata=self.nodata, nodata=np.nan, dtype="float64",
                     crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
-                    resampling=Resampling[self.spec.resampling], tolerance=0)
+                    resampling=Resampling[self.spec.resampling], tolerance=_EXACT,
+                    xscale=self._scales[0], yscale=self._scales[1])
         return handles[kind]
 
     def unique_values(self, limit: int = 1000) -> list:
@@ -207,23 +219,34 @@ def _nodata(spec: InputSpec, ds) -> float | None:
 
     A file may declare a nodata its data type cannot hold (a Byte band with nodata -1);
     GDAL then silently reports none. That hides intent, so it is refused and the user
-    asked to state what nodata means for that file.
+    asked to state what nodata means for that file. An override the band cannot hold
+    would never match a cell, so it is refused too.
     """
+    dtype = np.dtype(ds.dtypes[spec.band - 1])
     if spec.nodata is not None:
         if spec.nodata == "none":
             return None
-        return float("nan") if spec.nodata == "nan" else float(spec.nodata)
+        value = float("nan") if spec.nodata == "nan" else float(spec.nodata)
+        if not _holds(dtype, value):
+            raise SpecError(f"inputs.{spec.name}.nodata: {value:g} cannot occur in the {dtype.name} band of "
+                            f"{spec.path}; give a value the band can hold, or nodata: none if every cell is valid")
+        return value
     declared = _declared_gdal_nodata(spec.path)
     nodata = ds.nodatavals[spec.band - 1]
-    dtype = np.dtype(ds.dtypes[spec.band - 1])
     value = declared if declared is not None else nodata
-    if value is not None and np.isfinite(value) and dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        if not (info.min <= value <= info.max) or float(value) != int(value):
-            raise SpecError(f"inputs.{spec.name}: {spec.path} declares nodata {value:g}, which a {dtype.name} band "
-                            f"cannot hold; set nodata for this input in the spec (e.g. nodata: none if every "
-                            f"cell is valid, or the value that marks missing cells)")
+    if value is not None and np.isfinite(value) and not _holds(dtype, value):
+        raise SpecError(f"inputs.{spec.name}: {spec.path} declares nodata {value:g}, which a {dtype.name} band "
+                        f"cannot hold; set nodata for this input in the spec (e.g. nodata: none if every "
+                        f"cell is valid, or the value that marks missing cells)")
     return nodata
+
+
+def _holds(dtype: np.dtype, value: float) -> bool:
+    """Whether a band of ``dtype`` can contain ``value``."""
+    if dtype.kind not in "iu":
+        return True
+    info = np.iinfo(dtype)
+    return bool(np.isfinite(value) and info.min <= value <= info.max and float(value) == int(value))
 
 
 def _declared_gdal_nodata(path: str) -> float | None:
@@ -258,6 +281,39 @@ def _whole_cell_offset(src: Grid, dst: Grid) -> tuple[int, int] | None:
     if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
         return None
     return int(round(row)), int(round(col))
+
+
+def _warp_scales(src: Grid, dst: Grid) -> tuple[float, float]:
+    """Destination cells per source cell along x and y, over the whole grid.
+
+    GDAL's warper otherwise estimates this ratio for every chunk it warps (and widens the
+    resampling kernel when it is below 1), so values would depend on which window is read.
+    Fixing it to the whole grid's ratio, with GDAL's own rounding to 1/n, makes every
+    window equal the matching part of a whole-grid ``gdalwarp``.
+    """
+    from rasterio.warp import transform as transform_points
+
+    t = np.linspace(0.0, 1.0, 21)
+    (x0, y0, x1, y1) = dst.bounds
+    xs = np.concatenate([x0 + (x1 - x0) * t, np.full(21, x1), x1 - (x1 - x0) * t, np.full(21, x0)])
+    ys = np.concatenate([np.full(21, y1), y1 - (y1 - y0) * t, np.full(21, y0), y0 + (y1 - y0) * t])
+    sx, sy = transform_points(dst.crs, src.crs, xs, ys) if dst.crs != src.crs else (xs, ys)
+    inv = ~src.transform
+    cols = inv.a * np.asarray(sx) + inv.b * np.asarray(sy) + inv.c
+    rows = inv.d * np.asarray(sx) + inv.e * np.asarray(sy) + inv.f
+    ok = np.isfinite(cols) & np.isfinite(rows)
+    span_x, span_y = (np.ptp(cols[ok]), np.ptp(rows[ok])) if ok.any() else (0.0, 0.0)
+    return (_snap_scale(dst.width / span_x if span_x else 1.0),
+            _snap_scale(dst.height / span_y if span_y else 1.0))
+
+
+def _snap_scale(scale: float) -> float:
+    """GDAL's rounding of a downsampling ratio close to 1/n to exactly 1/n."""
+    if scale < 1:
+        n = max(1, round(1 / scale))
+        if abs(1 / scale - n) < 0.05:
+            return 1 / n
+    return float(scale)
 
 
 def _overlaps(src: Grid, dst: Grid) -> bool:
