@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -173,7 +174,10 @@ def test_two_threads_read_concurrently_with_their_own_handles(rasters, name):
     expected = [src.read(w) for w in windows]
     src.close()
 
+    both_started = threading.Barrier(2, timeout=30)  # so the pool really runs the two on two threads
+
     def read_all(offset: int) -> tuple[list[np.ndarray], int]:
+        both_started.wait()
         order = windows[offset:] + windows[:offset]
         return [src.read(w) for w in order], id(src._handle("ds"))
 
