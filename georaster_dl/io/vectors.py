@@ -122,7 +122,8 @@ def read_vector(path: str, *, layer: str | None = None, where: str = "vector"):
                              f"({str(exc).splitlines()[0]}); give a GeoPackage, shapefile or GeoJSON") from None
     if len(frame) == 0:
         raise InputFileError(f"{where}: {path} has no features; give a file with at least one geometry")
-    valid = frame.geometry.notna() & ~frame.geometry.is_empty
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     if not valid.any():
         raise InputFileError(f"{where}: every geometry in {path} is null or empty; fix the file")
     return frame[valid]
