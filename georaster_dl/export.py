@@ -21,10 +21,12 @@ def spec_hash(spec: StackSpec) -> str:
 
 
 def write_stack(spec: StackSpec | dict | str, out: str | os.PathLike, *, window: int = 1024,
-                compress: str = "zstd", overviews: bool = False, overwrite: bool = False) -> Path:
+                compress: str = "zstd", overviews: bool = False, overwrite: bool = False,
+                nodata_union: bool = True, message: str = "aligning inputs") -> Path:
     """Write every band of ``spec`` on its grid to ``out`` (float32, NaN nodata).
 
     Memory stays bounded by one window of all bands, whatever the raster size.
+    ``nodata_union=False`` keeps each band's own nodata (see :meth:`Stack.read_window`).
 
     Examples
     --------
@@ -37,9 +39,9 @@ def write_stack(spec: StackSpec | dict | str, out: str | os.PathLike, *, window:
         writer = GeoTIFFWriter(out, stack.grid, len(stack.band_names), "float32", float("nan"),
                                descriptions=stack.band_names, compress=compress, overwrite=overwrite,
                                tags={"spec_sha256": spec_hash(stack.spec)}, overviews=overviews)
-        with writer, progress("stack", len(windows), "aligning inputs") as bar:
+        with writer, progress("stack", len(windows), message) as bar:
             for w in windows:
-                data, _ = stack.read_window(w)
+                data, _ = stack.read_window(w, nodata_union=nodata_union)
                 writer.write(w, data.astype(np.float32, copy=False))
                 bar.update()
     info(f"wrote {out} ({len(stack.band_names)} bands, {stack.grid.width} x {stack.grid.height})")

@@ -108,8 +108,16 @@ class Stack:
         return self.grid.windows(size)
 
     # -- reading --------------------------------------------------------------------
-    def read_window(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+    def read_window(self, window: Window, *, nodata_union: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Every band over ``window``.
+
+        Parameters
+        ----------
+        window : Window
+            Cells to read.
+        nodata_union : bool
+            Make every band NaN wherever any band is (what a model needs). False keeps
+            each band's own nodata (a feature raster, like one gdaldem output per band).
 
         Returns
         -------
@@ -132,7 +140,7 @@ class Stack:
             bands.append(f.compute(values, self._context(f, window, h)))
         data = np.concatenate(bands, axis=0)
         valid = np.isfinite(data).all(axis=0)
-        if not valid.all():
+        if nodata_union and not valid.all():
             data *= np.where(valid, np.float32(1), np.float32(np.nan))  # nodata union, without fancy indexing
         return data, valid
 
