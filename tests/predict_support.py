@@ -1,0 +1,52 @@
+"""Small model bundles built without training, for prediction tests and benchmarks.
+
+Throughput, tiling and determinism do not depend on what a network learned, so these
+bundles use freshly initialised networks (seeded) and preprocessing fitted on a sample
+of the stack's own cells.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from georaster_dl.models.bundle import ModelBundle
+from georaster_dl.models.network import NetworkOptions, build_network
+from georaster_dl.models.preprocess import Preprocessor
+from georaster_dl.stack import Stack
+
+CLASS_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
+
+
+def make_bundle(spec, path: Path, task: str = "prospectivity", hidden=(16, 16), members: int = 1,
+                n_classes: int = 3, seed: int = 0) -> Path:
+    """Save an untrained bundle for ``spec`` at ``path`` and return the path."""
+    with Stack(spec) as stack:
+        rng = np.random.default_rng(seed)
+        rows = rng.integers(0, stack.grid.height, 2000)
+        cols = rng.integers(0, stack.grid.width, 2000)
+        x = stack.sample_cells(rows, cols)
+        x = x[np.isfinite(x).all(axis=1)]
+        preprocess = Preprocessor.fit(x, stack.band_names, stack.band_kinds, stack.band_transforms)
+        n_out = n_classes if task == "landform" else 1
+        options = NetworkOptions(hidden=tuple(hidden), dropout=0.0).validated(task)
+        networks = [build_network(len(stack.band_names), n_out, task, options, seed + i) for i in range(members)]
+        classes = ([{"name": f"class {i + 1}", "colour": list(CLASS_COLOURS[i % 4]), "value": f"c{i + 1}"}
+                    for i in range(n_classes)] if task == "landform" else None)
+        bundle = ModelBundle(task=task, spec=stack.spec, band_names=stack.band_names, band_kinds=stack.band_kinds,
+                             preprocess=preprocess, networks=networks, classes=classes,
+                             target={"mean": 10.0, "std": 2.0} if task == "regression" else None,
+                             value_range=(5.0, 15.0) if task == "regression" else None)
+        return bundle.save(path, overwrite=True)
+
+
+def synthetic_dem(rows: int, cols: int, seed: int = 0, holes: int = 3) -> np.ndarray:
+    """A smooth float32 DEM with a few NaN holes (nodata)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:rows, 0:cols] / 60.0
+    dem = (200 + 40 * np.sin(x) * np.cos(0.7 * y) + 15 * np.sin(2.3 * x + y) + rng.normal(0, 0.5, (rows, cols)))
+    for _ in range(holes):
+        r, c = rng.integers(0, rows - 20), rng.integers(0, cols - 20)
+        dem[r:r + rng.integers(3, 20), c:c + rng.integers(3, 20)] = np.nan
+    return dem.astype(np.float32)

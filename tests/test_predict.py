@@ -1,0 +1,158 @@
+"""Prediction: tiled equals whole, any worker count or scheduler gives the same bytes, outputs styled."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import rasterio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import write_raster
+from georaster_dl.errors import OutputError, UserInputError
+from georaster_dl.predict import predict
+from predict_support import make_bundle, synthetic_dem
+
+ROWS, COLS = 1100, 1300
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    d = tmp_path_factory.mktemp("predict")
+    write_raster(d / "dem.tif", synthetic_dem(ROWS, COLS), nodata=np.nan)
+    spec = {"inputs": {"dem": {"path": str(d / "dem.tif")}},
+            "features": ["dem", "dem.slope", "dem.tpi(radius=3)", "dem.aspect"]}
+    models = {task: make_bundle(spec, d / f"{task}.gdl", task=task, members=2 if task != "regression" else 1)
+              for task in ("prospectivity", "landform", "regression")}
+    return d, spec, models
+
+
+def _pixels(path):
+    with rasterio.open(path) as ds:
+        return ds.read(masked=False)
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(window=st.sampled_from([512, 1024, 1536]), workers=st.integers(1, 3))
+def test_tiled_prediction_equals_whole_raster_prediction(workspace, tmp_path_factory, window, workers):
+    d, _, models = workspace
+    out_dir = tmp_path_factory.mktemp("tiled")
+    whole = d / "whole.tif"
+    if not whole.exists():
+        predict(models["prospectivity"], whole, window=1536, workers=1)  # one window covers the raster
+    tiled = predict(models["prospectivity"], out_dir / "tiled.tif", window=window, workers=workers)[0]
+    a, b = _pixels(whole), _pixels(tiled)
+    assert np.array_equal(a, b, equal_nan=True)
+    assert np.isnan(a).any() and np.isfinite(a).any()  # nodata carried through, values elsewhere
+
+
+def test_output_bytes_do_not_depend_on_worker_count(workspace, tmp_path):
+    _, _, models = workspace
+    one = predict(models["prospectivity"], tmp_path / "one.tif", window=512, workers=1)[0]
+    three = predict(models["prospectivity"], tmp_path / "three.tif", window=512, workers=3)[0]
+    assert _sha(one) == _sha(three)
+
+
+def test_nodata_cells_are_the_union_of_feature_neighbourhoods(workspace, tmp_path):
+    d, _, models = workspace
+    out = predict(models["prospectivity"], tmp_path / "p.tif", window=512)[0]
+    with rasterio.open(d / "dem.tif") as ds:
+        dem = ds.read(1)
+    prob = _pixels(out)[0]
+    # tpi(radius=3) reads 3 cells around: a cell next to a hole (or the edge) is nodata
+    hole = np.argwhere(np.isnan(dem))[0]
+    r, c = hole
+    assert np.isnan(prob[r, max(c - 2, 0)])
+    assert np.isnan(prob[:3]).all() and np.isnan(prob[:, -3:]).all()
+    assert np.isfinite(prob[100:200, 100:200]).all()
+
+
+def test_prospectivity_ensemble_writes_mean_and_sd_with_a_ramp_style(workspace, tmp_path):
+    _, _, models = workspace
+    out = predict(models["prospectivity"], tmp_path / "p.tif", window=512)[0]
+    with rasterio.open(out) as ds:
+        assert ds.count == 2 and ds.descriptions == ("probability", "probability sd")
+        assert ds.dtypes[0] == "float32" and np.isnan(ds.nodata)
+        assert ds.block_shapes[0] == (512, 512) and ds.compression.value == "ZSTD"
+        prob = ds.read(1)
+    assert np.nanmin(prob) >= 0 and np.nanmax(prob) <= 1
+    assert "singlebandpseudocolor" in (tmp_path / "p.qml").read_text()
+
+
+def test_landform_writes_paletted_classes_and_probabilities(workspace, tmp_path):
+    _, _, models = workspace
+    out = predict(models["landform"], tmp_path / "lf.tif", window=512)
+    assert [p.name for p in out] == ["lf.tif", "lf_probabilities.tif"]
+    with rasterio.open(out[0]) as ds:
+        assert ds.dtypes[0] == "uint8" and ds.nodata == 0
+        assert ds.colormap(1)[1][:3] == (31, 119, 180)
+        assert ds.tags(1)["CLASS_2"] == "class 2"
+        classes = ds.read(1)
+    with rasterio.open(out[1]) as ds:
+        probs = ds.read()[:3]
+    valid = classes > 0
+    assert np.array_equal(classes[valid], np.argmax(probs[:, valid], axis=0) + 1)
+    assert 'type="paletted"' in (tmp_path / "lf.qml").read_text()
+
+
+def test_bands_option_selects_outputs(workspace, tmp_path):
+    _, _, models = workspace
+    out = predict(models["landform"], tmp_path / "lf.tif", window=512, bands=("class",))
+    assert [p.name for p in out] == ["lf.tif"]
+    with pytest.raises(UserInputError, match="not an output of a landform model"):
+        predict(models["landform"], tmp_path / "x.tif", bands=("mean",))
+
+
+def test_regression_values_are_in_target_units(workspace, tmp_path):
+    _, _, models = workspace
+    out = predict(models["regression"], tmp_path / "r.tif", window=512)[0]
+    with rasterio.open(out) as ds:
+        assert ds.count == 1 and ds.descriptions == ("value",)
+        values = ds.read(1)
+    assert abs(np.nanmedian(values) - 10.0) < 10  # target mean 10, sd 2: untrained outputs stay near
+
+
+def test_input_override_by_name(workspace, tmp_path):
+    d, _, models = workspace
+    write_raster(tmp_path / "dem2.tif", synthetic_dem(ROWS, COLS, seed=5) + 50, nodata=np.nan)
+    base = predict(models["prospectivity"], tmp_path / "a.tif", window=512)[0]
+    other = predict(models["prospectivity"], tmp_path / "b.tif", window=512, inputs={"dem": tmp_path / "dem2.tif"})[0]
+    assert not np.array_equal(_pixels(base), _pixels(other), equal_nan=True)
+    with pytest.raises(UserInputError, match="no input named 'dme'"):
+        predict(models["prospectivity"], tmp_path / "c.tif", inputs={"dme": tmp_path / "dem2.tif"})
+
+
+def test_existing_output_is_kept_without_overwrite(workspace, tmp_path):
+    _, _, models = workspace
+    out = tmp_path / "p.tif"
+    out.write_bytes(b"keep me")
+    with pytest.raises(OutputError, match="already exists"):
+        predict(models["prospectivity"], out)
+    assert out.read_bytes() == b"keep me"
+
+
+def test_window_size_must_be_a_tile_multiple(workspace, tmp_path):
+    _, _, models = workspace
+    with pytest.raises(UserInputError, match="multiple of 512"):
+        predict(models["prospectivity"], tmp_path / "p.tif", window=700)
+
+
+@pytest.mark.slow
+def test_local_cluster_writes_the_same_pixels_as_a_local_run(workspace, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    _, _, models = workspace
+    local = predict(models["prospectivity"], tmp_path / "local.tif", window=512, workers=2)[0]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = predict(models["prospectivity"], tmp_path / "cluster.tif", window=512, scheduler=client)[0]
+        # the model was loaded once per worker process, not once per window
+        loads = client.run(lambda: __import__("georaster_dl.engine.worker", fromlist=["x"]).worker_predictor.cache_info().misses)
+    assert np.array_equal(_pixels(local), _pixels(remote), equal_nan=True)
+    assert _sha(local) == _sha(remote)
+    assert all(v <= 1 for v in loads.values())
