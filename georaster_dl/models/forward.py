@@ -41,13 +41,8 @@ class Forward:
         self.batch_rows = int(batch_rows)
         target = bundle.target or {"mean": 0.0, "std": 1.0}
         self._shift, self._scale = np.float32(target["mean"]), np.float32(target["std"])
-        networks = list(bundle.networks)
-
-        def run(x):
-            outs = tf.stack([net(x, training=False) for net in networks])
-            return tf.reduce_mean(outs, axis=0), tf.math.reduce_std(outs, axis=0)
-
-        self._run = tf.function(run, input_signature=[tf.TensorSpec([None, self.n_bands], tf.float32)])
+        self._run = tf.function(_Ensemble(list(bundle.networks)),
+                                input_signature=[tf.TensorSpec([None, self.n_bands], tf.float32)])
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Outputs for feature rows ``x`` (n, bands) as read from the stack (not yet scaled).
@@ -76,3 +71,18 @@ class Forward:
         if sd is not None:
             sd *= self._scale
         return mean, sd
+
+
+class _Ensemble:
+    """Mean and SD of the members' outputs. A callable object rather than a closure, so that
+    TensorFlow tracks the tracing of each model separately (one trace per Forward) and does
+    not warn about retracing when many models are used in turn (cross-validation)."""
+
+    def __init__(self, networks: list) -> None:
+        self.networks = networks
+
+    def __call__(self, x):
+        import tensorflow as tf
+
+        outs = tf.stack([net(x, training=False) for net in self.networks])
+        return tf.reduce_mean(outs, axis=0), tf.math.reduce_std(outs, axis=0)

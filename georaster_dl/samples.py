@@ -1,0 +1,218 @@
+"""Training rows: labels turned into feature rows and targets, plus prospectivity background.
+
+- landform: a class per label (text or integer field), as class indices 0..k-1;
+- prospectivity: presence points (target 1), optional known absences (a 0/1 field), and
+  background cells drawn at random from the valid cells (target 0);
+- regression: a numeric field (NaN targets are refused).
+
+Rows where any band is nodata are dropped and counted. Background cells are drawn once
+per ensemble member as a *pool* of random valid cells; each model (fold or final) then
+takes from its member's pool the cells allowed for it (outside its test fold, farther
+than the buffer from its own training presences), so a draw never looks at held-out
+deposits and different members see different background (PU bagging).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from georaster_dl.errors import LabelError
+
+#: Fewest labels a class (or the presences) may have.
+MIN_PER_CLASS = 5
+#: Class colours when the labels give none (RGB).
+PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (174, 199, 232), (255, 187, 120))
+_POOL_OVERSAMPLE = 1.6
+
+
+@dataclass
+class Samples:
+    """Feature rows with targets at grid cells.
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        float32 (n, bands), no NaN.
+    y : numpy.ndarray
+        int64 class index (landform), 0/1 (prospectivity) or float64 target (regression).
+    rows, cols : numpy.ndarray
+        Grid cells of the rows.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    def subset(self, mask: np.ndarray) -> Samples:
+        return Samples(self.x[mask], self.y[mask], self.rows[mask], self.cols[mask])
+
+    def concat(self, other: Samples) -> Samples:
+        return Samples(np.concatenate([self.x, other.x]), np.concatenate([self.y, other.y]),
+                       np.concatenate([self.rows, other.rows]), np.concatenate([self.cols, other.cols]))
+
+
+@dataclass
+class LabelSet:
+    """Labelled samples of a task, with the class description of landform models."""
+
+    samples: Samples
+    task: str
+    classes: list[dict] | None
+    n_nodata: int
+
+
+def label_samples(stack, labels, task: str, field: str | None = None) -> LabelSet:
+    """Feature rows and targets at the label cells.
+
+    Parameters
+    ----------
+    stack : Stack
+        The opened stack.
+    labels : Labels
+        Labels on the stack's grid (``rows``, ``cols``, ``values``).
+    task : {'landform', 'prospectivity', 'regression'}
+    field : str, optional
+        Name of the label field, for messages.
+
+    Raises
+    ------
+    LabelError
+        No label left on valid cells, a class with fewer than :data:`MIN_PER_CLASS`
+        labels (named), a missing, wrong-typed or NaN target.
+    """
+    where = f"label field {field!r}" if field else "the labels"
+    values = None if labels.values is None else np.asarray(labels.values)
+    classes = None
+    if task == "landform":
+        if values is None:
+            raise LabelError("a landform model needs a class field: pass --label-field NAME")
+        y, classes = _classes(values, where, getattr(labels, "colours", None))
+    elif task == "prospectivity":
+        y = np.ones(len(labels.rows), np.int64) if values is None else _presence(values, where)
+    else:
+        y = _numbers(values, where)
+    rows, cols = np.asarray(labels.rows, np.int64), np.asarray(labels.cols, np.int64)
+    x = stack.sample_cells(rows, cols)
+    ok = np.isfinite(x).all(axis=1)
+    if not ok.any():
+        raise LabelError(f"all {ok.size} labels fall on cells where some feature is nodata; "
+                         "check that the labels cover the inputs' valid area")
+    samples = Samples(x[ok], y[ok], rows[ok], cols[ok])
+    names = [c["name"] for c in classes] if classes else (["absence", "presence"] if task == "prospectivity" else None)
+    if names:
+        counts = np.bincount(samples.y, minlength=len(names))
+        needed = range(len(names)) if task == "landform" else [1]
+        for i in needed:
+            if counts[i] < MIN_PER_CLASS:
+                raise LabelError(f"class {names[i]!r} has {counts[i]} label(s) on valid cells, fewer than "
+                                 f"{MIN_PER_CLASS}; add labels for it or remove it with --where")
+    elif len(samples) < 2 * MIN_PER_CLASS:
+        raise LabelError(f"only {len(samples)} labels on valid cells; a regression needs at least {2 * MIN_PER_CLASS}")
+    return LabelSet(samples, task, classes, int((~ok).sum()))
+
+
+def background_pool(stack, n: int, seed: int) -> Samples:
+    """About ``n`` random valid cells (distinct, with their features), target 0.
+
+    Cells are drawn uniformly over the grid; those where a feature is nodata are
+    rejected and drawn again.
+
+    Raises
+    ------
+    LabelError
+        When hardly any valid cell can be found.
+    """
+    rng = np.random.default_rng(seed)
+    grid = stack.grid
+    want = int(np.ceil(n * _POOL_OVERSAMPLE))
+    taken = np.empty(0, np.int64)
+    parts = []
+    for _ in range(8):
+        need = want - taken.size
+        if need <= 0:
+            break
+        flat = np.setdiff1d(rng.integers(0, grid.width * grid.height, 2 * need + 64), taken)
+        flat = rng.permutation(flat)[:2 * need + 64]
+        rows, cols = flat // grid.width, flat % grid.width
+        x = stack.sample_cells(rows, cols)
+        ok = np.isfinite(x).all(axis=1)
+        parts.append(Samples(x[ok], np.zeros(int(ok.sum()), np.int64), rows[ok], cols[ok]))
+        taken = np.concatenate([taken, flat[ok]])
+    pool = parts[0]
+    for p in parts[1:]:
+        pool = pool.concat(p)
+    if len(pool) < min(n, 10):
+        raise LabelError(f"found only {len(pool)} valid background cells in {grid.width} x {grid.height}; "
+                         "the stack is almost all nodata")
+    return pool.subset(np.arange(min(len(pool), want)))
+
+
+def take_background(pool: Samples, n: int, allowed: np.ndarray, presences: Samples, buffer: float,
+                    res: tuple[float, float]) -> Samples:
+    """The first ``n`` pool cells that are ``allowed`` and farther than ``buffer`` from every presence.
+
+    ``buffer`` is in grid units (``res`` is the grid's cell size x, y); presence cells
+    themselves are always excluded.
+    """
+    from scipy.spatial import cKDTree
+
+    keep = np.asarray(allowed, bool).copy()
+    if len(presences):
+        tree = cKDTree(np.c_[presences.rows * res[1], presences.cols * res[0]])
+        dist, _ = tree.query(np.c_[pool.rows * res[1], pool.cols * res[0]], k=1)
+        keep &= (dist > buffer) & (dist > 0)
+    return pool.subset(np.flatnonzero(keep)[:n])
+
+
+def _classes(values: np.ndarray, where: str, colours: dict | None) -> tuple[np.ndarray, list[dict]]:
+    text = values.dtype.kind in "OUS"
+    if not text and values.dtype.kind == "f":
+        if np.isnan(values).any():
+            raise LabelError(f"{where}: {int(np.isnan(values).sum())} label(s) have no class; remove them "
+                             "or filter them with --where")
+        if (values != np.round(values)).any():
+            raise LabelError(f"{where} holds fractional numbers; a landform field must hold class names or "
+                             "integer codes")
+        values = values.astype(np.int64)
+    if text:
+        if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in values):
+            raise LabelError(f"{where}: some labels have no class; remove them or filter them with --where")
+        values = values.astype(str)
+    unique, y = np.unique(values, return_inverse=True)
+    classes = []
+    for i, v in enumerate(unique.tolist()):
+        colour = (colours or {}).get(v) or PALETTE[i % len(PALETTE)]
+        classes.append({"name": str(v), "value": v, "colour": [int(c) for c in colour[:3]]})
+    return y.astype(np.int64), classes
+
+
+def _presence(values: np.ndarray, where: str) -> np.ndarray:
+    try:
+        v = values.astype(np.float64)
+    except (TypeError, ValueError):
+        v = np.array([np.nan])
+    if not np.isin(v, (0.0, 1.0)).all():
+        raise LabelError(f"{where}: a prospectivity label field must hold 1 (presence) or 0 (known absence); "
+                         "leave out --label-field for presence-only points")
+    return v.astype(np.int64)
+
+
+def _numbers(values: np.ndarray | None, where: str) -> np.ndarray:
+    if values is None:
+        raise LabelError("a regression model needs a numeric target: pass --label-field NAME")
+    try:
+        v = values.astype(np.float64)
+    except (TypeError, ValueError):
+        raise LabelError(f"{where} holds text; a regression target must be numeric") from None
+    bad = ~np.isfinite(v)
+    if bad.any():
+        raise LabelError(f"{where}: {int(bad.sum())} target(s) are empty or NaN; remove them or filter "
+                         "them with --where")
+    return v
