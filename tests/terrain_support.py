@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.crs import CRS
+from conftest import SHARED_DATA, write_raster
 from rasterio.windows import Window
 
 import georaster_dl.features  # noqa: F401  (registers features)
@@ -20,7 +20,6 @@ from georaster_dl.features.registry import KernelContext, resolve
 from georaster_dl.grid import Grid, cell_sizes_m, pad_window
 from georaster_dl.spec import FeatureRef, InputSpec
 
-SHARED_DATA = Path(__file__).parents[1] / ".." / "shared" / "data"
 SHARED_DEM = SHARED_DATA / "dem" / "hydrosheds_dfw_3arcsec.tif"
 NODATA = -9999.0
 
@@ -46,11 +45,7 @@ def write_dem(path: Path, dem: np.ndarray, res: float = 30.0, crs: str = "EPSG:3
               origin: tuple[float, float] = (500000.0, 4100000.0)) -> Path:
     """Write a float32 GeoTIFF with nodata -9999 where ``dem`` is NaN."""
     data = np.where(np.isnan(dem), NODATA, dem).astype(np.float32)
-    with rasterio.open(path, "w", driver="GTiff", width=dem.shape[1], height=dem.shape[0], count=1,
-                       dtype="float32", crs=CRS.from_user_input(crs), nodata=NODATA,
-                       transform=Affine(res, 0, origin[0], 0, -res, origin[1])) as ds:
-        ds.write(data, 1)
-    return path
+    return write_raster(path, data, crs=crs, transform=Affine(res, 0, origin[0], 0, -res, origin[1]), nodata=NODATA)
 
 
 def read(path: Path) -> tuple[np.ndarray, Grid]:

@@ -127,6 +127,7 @@ def _kernel(values: np.ndarray, ctx: KernelContext, search: int, skip: int, flat
 
 
 def _halo(params: dict) -> int:
+    """search - 1 cells"""
     return max(int(params["search"]) - 1, 1)
 
 

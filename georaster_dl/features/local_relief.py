@@ -174,7 +174,7 @@ def _tpi_std(values: np.ndarray, ctx: KernelContext, radius: int, shape: str, in
 
 
 def radius_halo(params: dict) -> int:
-    """Halo of neighbourhood features: their radius."""
+    """radius cells"""
     return int(params["radius"])
 
 

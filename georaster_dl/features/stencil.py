@@ -31,7 +31,7 @@ TERRAIN_INPUTS = ("continuous",)
 
 
 def one_cell(params: dict) -> int:
-    """Halo of 3x3 features."""
+    """1 cell (3x3 window)"""
     return 1
 
 

@@ -1,0 +1,84 @@
+"""``georaster-dl features``: derive terrain features from a DEM into one multi-band GeoTIFF."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option, window_option
+
+# Commas between features, not inside parentheses: "slope,tpi(radius=5,shape=disk),aspect".
+_SPLIT = re.compile(r",(?![^()]*\))")
+
+
+def parse_features(text: str) -> list[str]:
+    """Turn ``slope,tpi:radius=10:shape=annulus,geomorphons(search=20)`` into spec references
+    on the input ``dem`` (``dem.slope``, ``dem.tpi(radius=10,shape=annulus)``, ...).
+
+    Examples
+    --------
+    >>> parse_features("slope,tpi:radius=10,geomorphons(search=20,flat=2)")
+    ['dem.slope', 'dem.tpi(radius=10)', 'dem.geomorphons(search=20,flat=2)']
+    """
+    refs = []
+    for item in filter(None, (part.strip() for part in _SPLIT.split(text))):
+        if "(" not in item and ":" in item:
+            name, *params = item.split(":")
+            item = f"{name}({','.join(params)})"
+        refs.append(f"dem.{item}")
+    if not refs:
+        raise click.BadParameter("give at least one feature, e.g. --features slope,aspect", param_hint="--features")
+    return refs
+
+
+def describe_features() -> str:
+    """Every registered feature with its parameters, units, halo and inputs (``--list``)."""
+    from georaster_dl.features import registered
+    from georaster_dl.features.registry import public_params
+
+    lines = []
+    for name, d in sorted(registered().items()):
+        defaults = {p.name: p.default for p in d.params}
+        # A halo function's docstring states its rule ("radius cells"); others are constant.
+        halo = (d.halo.__doc__ or "").strip() or f"{d.halo(defaults)} cells"
+        lines.append(f"{name}: {d.help}")
+        lines.append(f"    units: {d.units or '-'}; halo: {halo}; inputs: {', '.join(d.input_kinds)}")
+        for p in public_params(d):
+            choices = f" ({' | '.join(map(str, p.choices))})" if p.choices else ""
+            default = str(p.default).lower() if isinstance(p.default, bool) else p.default
+            lines.append(f"    {p.name}={default}{choices}: {p.help}")
+    return "\n".join(lines)
+
+
+@click.command("features")
+@click.argument("dem", type=click.Path(), required=False)
+@click.argument("out", type=click.Path(), required=False)
+@click.option("--features", "feature_list", metavar="LIST",
+              help="Features to derive, comma-separated, with parameters as name:key=value[:key=value] or "
+                   "name(key=value,...): slope,aspect,tpi:radius=10,geomorphons:search=20.")
+@click.option("--edges", type=click.Choice(["nodata", "extrapolate"]), default="nodata", show_default=True,
+              help="Outer frame: nodata where the neighbourhood leaves the raster (gdaldem), or extrapolate "
+                   "(gdaldem -compute_edges).")
+@click.option("--z-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Multiplier turning elevations into metres (0.3048 for feet).")
+@click.option("--list", "list_features", is_flag=True, help="List every feature with its parameters, units and halo.")
+@window_option
+@compress_option
+@overviews_option
+@overwrite_option
+def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, z_factor: float,
+            list_features: bool, window: int, compress: str, overviews: bool, overwrite: bool) -> None:
+    """Derive terrain features of DEM into OUT.tif: one float32 band per feature, named in
+    the band descriptions, NaN where nodata (each band keeps its own nodata)."""
+    if list_features:
+        click.echo(describe_features())
+        return
+    if not (dem and out and feature_list):
+        raise click.UsageError("give DEM, OUT and --features (or --list to see the features)")
+    from georaster_dl.export import write_stack
+
+    spec = {"grid": {"reference": "dem"}, "inputs": {"dem": {"path": dem, "z_factor": z_factor}},
+            "features": parse_features(feature_list), "edges": edges}
+    write_stack(spec, out, window=window, compress=compress, overviews=overviews, overwrite=overwrite,
+                nodata_union=False, message="terrain features")
