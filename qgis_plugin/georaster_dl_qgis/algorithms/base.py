@@ -79,6 +79,15 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
         self._help.append((parameter.description(), help_text))
         self.addParameter(parameter)
 
+    def problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """What is wrong with the parameter values beyond each one's own checks ('' if nothing)."""
+        return ""
+
+    def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API
+                             context: QgsProcessingContext) -> tuple[bool, str]:
+        message = self.problem(parameters, context)
+        return (False, message) if message else super().checkParameterValues(parameters, context)
+
     def arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
                   feedback: QgsProcessingFeedback) -> tuple[list[str], dict[str, str]]:
         """Return (CLI arguments after ``georaster-dl``, {output parameter: path})."""

@@ -15,8 +15,8 @@ from georaster_dl_qgis import layers, spec_builder
 TERRAIN_FEATURES = ["slope", "aspect", "northness", "eastness", "profile_curvature", "plan_curvature",
                     "curvature", "tpi", "tpi_std", "tri", "roughness", "hillshade", "geomorphons",
                     "landform_weiss"]
-ACTIVATIONS = ["relu", "elu", "gelu", "selu", "swish", "tanh"]
-OPTIMIZERS = ["adam", "adamw", "rmsprop", "sgd"]
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "leaky_relu", "softplus", "linear"]
+OPTIMIZERS = ["adam", "sgd", "rmsprop"]
 DEVICES = ["auto", "cpu", "gpu"]
 Number = QgsProcessingParameterNumber
 
@@ -74,13 +74,13 @@ def evidence_spec(alg, parameters: dict, context: QgsProcessingContext, feedback
     return alg.write_spec(spec, feedback)
 
 
-def check_evidence(alg, parameters: dict, context: QgsProcessingContext) -> tuple[bool, str]:
+def evidence_problem(alg, parameters: dict, context: QgsProcessingContext) -> str:
     """Refuse a run with neither a spec file nor any raster layer."""
     if alg.parameterAsFile(parameters, "SPEC", context) or any(
             alg.parameterAsLayerList(parameters, name, context) for name in ("EVIDENCE", "CATEGORICAL")) \
             or alg.parameterAsRasterLayer(parameters, "GRID", context):
-        return True, ""
-    return False, "Choose evidence or categorical rasters (or a reference grid), or an existing stack spec file."
+        return ""
+    return "Choose evidence or categorical rasters (or a reference grid), or an existing stack spec file."
 
 
 def rasters(chosen: list, context, feedback) -> list[spec_builder.Source]:
@@ -93,7 +93,7 @@ def vectors(chosen: list, context, feedback) -> list[spec_builder.Source]:
 
 
 # --- training -----------------------------------------------------------------------------
-def add_training(alg, epochs: int = 30) -> None:
+def add_training(alg) -> None:
     """Network, optimisation, cross-validation and output parameters of ``georaster-dl train``."""
     alg.add(QgsProcessingParameterString("HIDDEN", "Hidden layer sizes", "64,32"),
             "Units per dense hidden layer, comma-separated.")
@@ -101,17 +101,22 @@ def add_training(alg, epochs: int = 30) -> None:
             advanced=True)
     alg.add(Number("DROPOUT", "Dropout", Number.Double, 0.1, minValue=0.0, maxValue=0.9),
             "Fraction of units dropped at each training step (regularisation).", advanced=True)
-    alg.add(Number("EPOCHS", "Epochs", Number.Integer, epochs, minValue=1), "Passes over the training samples.")
+    alg.add(Number("EPOCHS", "Maximum epochs", Number.Integer, 200, minValue=1),
+            "Most passes over the training samples; early stopping usually ends sooner.")
+    alg.add(Number("PATIENCE", "Early-stopping patience (epochs)", Number.Integer, 20, minValue=0),
+            "Stop after this many epochs without a better validation loss and keep the best weights "
+            "(0: train all epochs).", advanced=True)
     alg.add(Number("BATCH_SIZE", "Batch size", Number.Integer, 256, minValue=1), "Samples per step.",
             advanced=True)
     alg.add(enum("OPTIMIZER", "Optimizer", OPTIMIZERS, "adam"), "Keras optimizer.", advanced=True)
     alg.add(Number("LEARNING_RATE", "Learning rate", Number.Double, 0.001, minValue=0.0), "Optimizer step size.",
             advanced=True)
     alg.add(Number("CV_FOLDS", "Spatial cross-validation folds", Number.Integer, 0, minValue=0),
-            "Number of spatial-block folds for the metrics and report (0: no cross-validation).")
+            "Number of spatial-block folds (2 or more) for honest metrics in the report (0: none).")
     alg.add(Number("CV_BLOCK_SIZE", "Cross-validation block size (map units)", Number.Double, optional=True,
-                   minValue=0.0), "Side of the square blocks assigned to folds (empty: backend's default).",
-            advanced=True)
+                   minValue=0.0),
+            "Side of the square blocks dealt to folds, in the grid's units, e.g. 3000 m: larger than "
+            "the range over which neighbouring cells look alike. Required with folds.")
     alg.add(Number("SEED", "Random seed", Number.Integer, optional=True), "Seed for reproducible training.",
             advanced=True)
     alg.add(Number("ENSEMBLE", "Ensemble members", Number.Integer, 1, minValue=1),
@@ -127,6 +132,16 @@ def add_training(alg, epochs: int = 30) -> None:
             "HTML report with learning curves and (cross-validated) skill.")
 
 
+def training_problem(alg, parameters: dict, context) -> str:
+    """Refuse cross-validation settings the backend would refuse, before the run."""
+    folds = alg.parameterAsInt(parameters, "CV_FOLDS", context)
+    if folds == 1:
+        return "Spatial cross-validation needs at least 2 folds (or 0 for none)."
+    if folds and not alg.parameterAsDouble(parameters, "CV_BLOCK_SIZE", context):
+        return "Set the cross-validation block size (map units) to use spatial cross-validation folds."
+    return ""
+
+
 def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, str]]:
     """CLI arguments of :func:`add_training` and the outputs they write."""
     outputs = {"OUTPUT": alg.parameterAsFileOutput(parameters, "OUTPUT", context)}
@@ -138,6 +153,7 @@ def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, 
             "--activation", alg.parameterAsEnumString(parameters, "ACTIVATION", context),
             "--dropout", str(alg.parameterAsDouble(parameters, "DROPOUT", context)),
             "--epochs", str(alg.parameterAsInt(parameters, "EPOCHS", context)),
+            "--patience", str(alg.parameterAsInt(parameters, "PATIENCE", context)),
             "--batch-size", str(alg.parameterAsInt(parameters, "BATCH_SIZE", context)),
             "--optimizer", alg.parameterAsEnumString(parameters, "OPTIMIZER", context),
             "--learning-rate", str(alg.parameterAsDouble(parameters, "LEARNING_RATE", context)),

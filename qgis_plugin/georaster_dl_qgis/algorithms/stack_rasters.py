@@ -5,7 +5,7 @@ from __future__ import annotations
 from qgis.core import QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import add_evidence, check_evidence, evidence_spec
+from georaster_dl_qgis.algorithms.options import add_evidence, evidence_problem, evidence_spec
 
 
 class StackRasters(GeoRasterDLAlgorithm):
@@ -25,9 +25,8 @@ class StackRasters(GeoRasterDLAlgorithm):
         self.add(QgsProcessingParameterRasterDestination("OUTPUT", "Stack"),
                  "Multi-band GeoTIFF on the reference grid.")
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
-        ok, message = check_evidence(self, parameters, context)
-        return (ok, message) if not ok else super().checkParameterValues(parameters, context)
+    def problem(self, parameters, context):
+        return evidence_problem(self, parameters, context)
 
     def arguments(self, parameters, context, feedback):
         onehot = self.parameterAsBoolean(parameters, "ONEHOT", context)

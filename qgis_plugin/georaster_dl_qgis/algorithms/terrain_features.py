@@ -36,10 +36,8 @@ class TerrainFeatures(GeoRasterDLAlgorithm):
         self.add(QgsProcessingParameterRasterDestination("OUTPUT", "Terrain features"),
                  "Multi-band GeoTIFF, one band per feature, on the DEM's grid.")
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
-        if not self.features(parameters, context):
-            return False, "Choose at least one feature, or type one under 'More features'."
-        return super().checkParameterValues(parameters, context)
+    def problem(self, parameters, context):
+        return "" if self.features(parameters, context) else "Choose at least one feature, or type one under 'More features'."
 
     def features(self, parameters, context) -> list[str]:
         chosen = self.parameterAsEnumStrings(parameters, "FEATURES", context)

@@ -7,7 +7,8 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsPr
                        QgsProcessingParameterString)
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import TERRAIN_FEATURES, add_training, enum, rasters, training_args
+from georaster_dl_qgis.algorithms.options import (TERRAIN_FEATURES, add_training, enum, rasters, training_args,
+                                                  training_problem)
 from georaster_dl_qgis.spec_builder import build_spec, split_features
 
 DEFAULT_FEATURES = ["slope", "northness", "eastness", "profile_curvature", "plan_curvature", "tpi", "tri"]
@@ -39,6 +40,9 @@ class TrainLandforms(GeoRasterDLAlgorithm):
                                             optional=True, fileFilter="Stack spec (*.yaml *.yml *.json)"),
                  "Use this StackSpec instead of building one from the DEM and features above.", advanced=True)
         add_training(self)
+
+    def problem(self, parameters, context):
+        return training_problem(self, parameters, context)
 
     def arguments(self, parameters, context, feedback):
         spec = self.parameterAsFile(parameters, "SPEC", context)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from qgis.core import QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import add_evidence, add_training, check_evidence, evidence_spec, training_args
+from georaster_dl_qgis.algorithms.options import (add_evidence, add_training, evidence_problem, evidence_spec,
+                                                  training_args, training_problem)
 
 
 class TrainRegression(GeoRasterDLAlgorithm):
@@ -27,9 +28,8 @@ class TrainRegression(GeoRasterDLAlgorithm):
                  "Numeric attribute to predict.")
         add_training(self)
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API
-        ok, message = check_evidence(self, parameters, context)
-        return (ok, message) if not ok else super().checkParameterValues(parameters, context)
+    def problem(self, parameters, context):
+        return evidence_problem(self, parameters, context) or training_problem(self, parameters, context)
 
     def arguments(self, parameters, context, feedback):
         spec = evidence_spec(self, parameters, context, feedback)
