@@ -164,29 +164,41 @@ class GeoTIFFWriter:
         try:
             self._ds.write(data.astype(self.dtype, copy=False), window=window)
         except rasterio.errors.RasterioIOError as exc:
-            raise OutputError(f"writing {self.partial} failed ({str(exc).splitlines()[0]}); "
-                              "check free disk space") from None
+            # rasterio's own message only says "see previous exception": name GDAL's reason.
+            reason = str(exc.__cause__ or exc).splitlines()[0]
+            raise OutputError(f"writing {self.partial} failed ({reason}); "
+                              "check free disk space and file-size limits (ulimit -f)") from None
 
     def close(self) -> Path:
-        """Finish the file (overviews) and move it to its final name."""
+        """Finish the file (overviews), check it is complete and move it to its final name.
+
+        If anything fails here the partial file is deleted: no output is left behind.
+        """
         ds = self._ds
         try:
-            if self.overviews:
-                factors = [f for f in (2, 4, 8, 16, 32, 64) if min(self.grid.shape) // f >= 256]
-                if factors:
-                    ds.build_overviews(factors, Resampling.nearest if self.colormap else Resampling.average)
-        finally:
-            ds.close()
-            self._ds = None
-        os.replace(self.partial, self.path)
+            try:
+                if self.overviews:
+                    factors = [f for f in (2, 4, 8, 16, 32, 64) if min(self.grid.shape) // f >= 256]
+                    if factors:
+                        ds.build_overviews(factors, Resampling.nearest if self.colormap else Resampling.average)
+            finally:
+                ds.close()
+                self._ds = None
+            _check_complete(self.partial)
+            os.replace(self.partial, self.path)
+        except BaseException:
+            self.abort()
+            raise
         return self.path
 
     def abort(self) -> None:
         """Close and delete the partial file."""
-        if self._ds is not None:
-            self._ds.close()
-            self._ds = None
-        self.partial.unlink(missing_ok=True)
+        ds, self._ds = self._ds, None
+        try:
+            if ds is not None:
+                ds.close()
+        finally:
+            self.partial.unlink(missing_ok=True)
 
     def __enter__(self) -> GeoTIFFWriter:
         return self.open()
@@ -196,6 +208,31 @@ class GeoTIFFWriter:
             self.close()
         else:
             self.abort()
+
+
+def _check_complete(path: Path) -> None:
+    """Refuse a GeoTIFF whose tiles did not all reach the disk.
+
+    GDAL compresses in background threads and flushes cached tiles when the file is
+    closed; a write that fails there (disk full, ``ulimit -f``) is only logged, and
+    rasterio's ``close`` does not raise. A complete file has every tile of every image
+    (GDAL fills unwritten tiles, as files are not sparse) inside the file.
+    """
+    import tifffile
+
+    size = path.stat().st_size
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not len(tif.pages):
+                raise ValueError("no image directory")
+            for page in tif.pages:
+                counts = np.asarray(page.databytecounts, dtype=np.int64)
+                ends = np.asarray(page.dataoffsets, dtype=np.int64) + counts
+                if counts.size == 0 or (counts == 0).any() or ends.max() > size:
+                    raise ValueError("some tiles are missing")
+    except (tifffile.TiffFileError, ValueError, OSError) as exc:
+        raise OutputError(f"writing {path} failed: the file is incomplete ({exc}); "
+                          "check free disk space and file-size limits (ulimit -f)") from None
 
 
 def write_geotiff(path: str | os.PathLike, array: np.ndarray, grid: Grid, *, nodata: float | None = None,
