@@ -179,7 +179,7 @@ def test_truth_prospectivity_ranks_like_its_documented_formula(paths):
     # part of the area (exact distances to lines are slow).
     features = [FeatureRef.parse(f) for f in ("faults.distance", "geology", "mag")]
     spec = load_spec(paths["spec"]).replace_features(features)
-    window = Window(320, 320, 384, 384)
+    window = Window(384, 384, 256, 256)
     with Stack(spec) as stack:
         (distance, geology, mag), valid = stack.read_window(window)
     logit = -10 + 3 * np.exp(-distance / 500) + 2 * (geology == 30) + 2 / (1 + np.exp(-(mag - 250) / 60))
