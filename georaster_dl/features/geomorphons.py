@@ -29,7 +29,7 @@ from numba import njit, prange
 
 from georaster_dl.errors import FeatureError
 from georaster_dl.features.registry import FeatureDef, KernelContext, Param, ResolvedFeature, register
-from georaster_dl.features.stencil import TERRAIN_INPUTS, check_terrain, elevations, inside_box
+from georaster_dl.features.stencil import TERRAIN_INPUTS, check_terrain, elevations
 
 CLASSES = {1: "flat", 2: "summit", 3: "ridge", 4: "shoulder", 5: "spur", 6: "slope", 7: "hollow",
            8: "footslope", 9: "valley", 10: "depression"}
@@ -53,77 +53,68 @@ _DC = np.array([1, 0, -1, -1, -1, 0, 1, 1], dtype=np.int64)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _geomorphons(v, csx, csy, search, skip, tan_flat, flat_dist, flat_height, extrapolate,
-                 top, bottom, left, right, forms, dr, dc):
+def _geomorphons(v, csx, csy, search, skip, tan_flat, flat_dist, flat_height, extrapolate, forms, dr, dc):
+    # Row by row, direction by direction, step by step, with the inner loop along the row
+    # (contiguous, vectorised). Lines of sight are compared as tangents (monotonic in the
+    # angle). Cells outside the raster are NaN: skipping NaN cells stops a line at the edge.
     halo = max(search - 1, 1)
     rows, cols = v.shape[0] - 2 * halo, v.shape[1] - 2 * halo
     out = np.empty((rows, cols), dtype=np.float32)
+    orthogonal_steps, diagonal_steps = search - 1, math.ceil(search / math.sqrt(2.0)) - 1
     for i in prange(rows):
         r = i + halo
-        cx, cy = csx[r], csy[r]
-        steps = np.empty(8, dtype=np.int64)
-        step_len = np.empty(8)
+        centre = v[r, halo:halo + cols]
+        n_plus = np.zeros(cols, dtype=np.int64)
+        n_minus = np.zeros(cols, dtype=np.int64)
+        seen = np.zeros(cols)  # sum of every value read: NaN when one is nodata
+        zen, nad = np.empty(cols), np.empty(cols)
+        zen_d, nad_d = np.empty(cols), np.empty(cols)
         for d in range(8):
             diagonal = dr[d] != 0 and dc[d] != 0
-            # Steps j with j * (1 or sqrt 2) < search cells.
-            steps[d] = math.ceil(search / math.sqrt(2.0)) - 1 if diagonal else search - 1
-            step_len[d] = math.hypot(cx, cy) if diagonal else (cy if dc[d] == 0 else cx)
-        for j0 in range(cols):
-            c = j0 + halo
-            zc = v[r, c]
-            if np.isnan(zc):
-                out[i, j0] = np.nan
-                continue
-            n_plus, n_minus = 0, 0
-            missing = False
-            for d in range(8):
-                first = v[r + dr[d], c + dc[d]]
-                if np.isnan(first):
-                    if not extrapolate:
-                        missing = True
-                        break
+            length = math.hypot(csx[r], csy[r]) if diagonal else (csy[r] if dc[d] == 0 else csx[r])
+            zen[:], nad[:] = -np.inf, np.inf
+            zen_d[:], nad_d[:] = 0.0, 0.0
+            for j in range(skip + 1, (diagonal_steps if diagonal else orthogonal_steps) + 1):
+                dist = j * length
+                inv = 1.0 / dist
+                line = v[r + j * dr[d], halo + j * dc[d]: halo + j * dc[d] + cols]
+                for c in range(cols):
+                    z = line[c]
+                    seen[c] += z
+                    ratio = (z - centre[c]) * inv
+                    higher, lower = ratio > zen[c], ratio < nad[c]
+                    zen[c] = ratio if higher else zen[c]
+                    zen_d[c] = dist if higher else zen_d[c]
+                    nad[c] = ratio if lower else nad[c]
+                    nad_d[c] = dist if lower else nad_d[c]
+            first = v[r + dr[d], halo + dc[d]: halo + dc[d] + cols]
+            for c in range(cols):
+                if np.isnan(first[c]):  # no line of sight: the direction counts as flat (GRASS)
+                    seen[c] += first[c]
                     continue
-                zen, nad = -np.inf, np.inf
-                zen_d, nad_d = 0.0, 0.0
-                for j in range(skip + 1, steps[d] + 1):
-                    rr, cc = r + j * dr[d], c + j * dc[d]
-                    if extrapolate and (rr < top or rr > bottom or cc < left or cc > right):
-                        break
-                    z = v[rr, cc]
-                    if np.isnan(z):
-                        if not extrapolate:
-                            missing = True
-                            break
-                        continue
-                    dist = j * step_len[d]
-                    ratio = (z - zc) / dist
-                    if ratio > zen:
-                        zen, zen_d = ratio, dist
-                    if ratio < nad:
-                        nad, nad_d = ratio, dist
-                if missing:
-                    break
                 # Thresholds as tangents: tan(flat), or flat_height / d beyond the flatness distance.
-                zen_t = flat_height / zen_d if (flat_dist > 0.0 and flat_dist < zen_d) else tan_flat
-                nad_t = flat_height / nad_d if (flat_dist > 0.0 and flat_dist < nad_d) else tan_flat
-                if abs(zen) > zen_t or abs(nad) > nad_t:
-                    if abs(nad) < abs(zen):
-                        n_plus += 1
-                    elif abs(nad) > abs(zen):
-                        n_minus += 1
-            out[i, j0] = np.nan if missing else forms[n_minus, n_plus]
+                zen_t = flat_height / zen_d[c] if 0.0 < flat_dist < zen_d[c] else tan_flat
+                nad_t = flat_height / nad_d[c] if 0.0 < flat_dist < nad_d[c] else tan_flat
+                up, down = abs(zen[c]), abs(nad[c])
+                if up > zen_t or down > nad_t:
+                    if down < up:
+                        n_plus[c] += 1
+                    elif down > up:
+                        n_minus[c] += 1
+        for c in range(cols):
+            missing = np.isnan(centre[c]) or (not extrapolate and np.isnan(seen[c]))
+            out[i, c] = np.nan if missing else forms[n_minus[c], n_plus[c]]
     return out
 
 
 def _kernel(values: np.ndarray, ctx: KernelContext, search: int, skip: int, flat: float, dist: float) -> np.ndarray:
     v = elevations(values, ctx)
-    top, bottom, left, right = inside_box(ctx, v.shape)
     halo = _halo({"search": search})
     cy = float(ctx.cellsize_y[halo])  # flatness distance in metres, as GRASS (dist * ns resolution)
     tan_flat = math.tan(math.radians(flat))
     return _geomorphons(v, np.asarray(ctx.cellsize_x, np.float64), np.asarray(ctx.cellsize_y, np.float64),
                         search, skip, tan_flat, dist * cy, tan_flat * dist * cy, ctx.edges == "extrapolate",
-                        top, bottom, left, right, _FORMS, _DR, _DC)
+                        _FORMS, _DR, _DC)
 
 
 def _halo(params: dict) -> int:

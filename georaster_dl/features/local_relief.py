@@ -90,39 +90,61 @@ def _tpi3_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
 @njit(cache=True, nogil=True, parallel=True)
 def _ring_tpi(v, radius, outer, inner, n_full, extrapolate):
     """Centre minus ring mean over a padded window; ``outer``/``inner`` are half-widths per
-    row offset (-1: row not in the inner disk). Returns float64 (rows-2R, cols-2R)."""
+    row offset (-1: row not in the inner disk). Returns float64 (rows-2R, cols-2R).
+
+    Row prefix sums of fixed-point elevations are exact integers, so each ring sum is
+    exact and the result does not depend on where the window starts.
+    """
     rows, cols = v.shape
+    out_rows, out_cols = rows - 2 * radius, cols - 2 * radius
+    complete = not np.isnan(v).any()  # then every count is full: skip counting
     psum = np.empty((rows, cols + 1), dtype=np.int64)
-    pcount = np.empty((rows, cols + 1), dtype=np.int32)
+    pcount = np.empty((rows, 0 if complete else cols + 1), dtype=np.int32)
     for i in prange(rows):
         s, n = 0, 0
-        psum[i, 0], pcount[i, 0] = 0, 0
+        psum[i, 0] = 0
+        if not complete:
+            pcount[i, 0] = 0
         for j in range(cols):
             x = v[i, j]
             if not np.isnan(x):
                 s += math.floor(x * FIXED_POINT + 0.5)
                 n += 1
-            psum[i, j + 1], pcount[i, j + 1] = s, n
-    out = np.empty((rows - 2 * radius, cols - 2 * radius))
-    for r in prange(rows - 2 * radius):
-        for c in range(cols - 2 * radius):
-            zc = v[r + radius, c + radius]
-            if np.isnan(zc):
-                out[r, c] = np.nan
-                continue
-            x = c + radius
-            s, n = 0, 0
-            for k in range(2 * radius + 1):
-                i, w, wi = r + k, outer[k], inner[k]
-                s += psum[i, x + w + 1] - psum[i, x - w]
-                n += pcount[i, x + w + 1] - pcount[i, x - w]
+            psum[i, j + 1] = s
+            if not complete:
+                pcount[i, j + 1] = n
+    out = np.empty((out_rows, out_cols))
+    for r in prange(out_rows):
+        total = np.zeros(out_cols, dtype=np.int64)
+        count = np.full(out_cols, n_full, dtype=np.int64)
+        if not complete:
+            count[:] = 0
+        for k in range(2 * radius + 1):
+            i, w, wi = r + k, outer[k], inner[k]
+            # Columns x - w .. x + w of row i, for x = c + radius: prefix[c + R + w + 1] - prefix[c + R - w].
+            hi, lo = psum[i, radius + w + 1: radius + w + 1 + out_cols], psum[i, radius - w: radius - w + out_cols]
+            for c in range(out_cols):
+                total[c] += hi[c] - lo[c]
+            if wi >= 0:
+                hi, lo = psum[i, radius + wi + 1: radius + wi + 1 + out_cols], psum[i, radius - wi: radius - wi + out_cols]
+                for c in range(out_cols):
+                    total[c] -= hi[c] - lo[c]
+            if not complete:
+                chi, clo = pcount[i, radius + w + 1: radius + w + 1 + out_cols], pcount[i, radius - w: radius - w + out_cols]
+                for c in range(out_cols):
+                    count[c] += chi[c] - clo[c]
                 if wi >= 0:
-                    s -= psum[i, x + wi + 1] - psum[i, x - wi]
-                    n -= pcount[i, x + wi + 1] - pcount[i, x - wi]
-            if n == n_full or (extrapolate and n > 0):
-                out[r, c] = zc - s / (n * FIXED_POINT)
-            else:
+                    chi = pcount[i, radius + wi + 1: radius + wi + 1 + out_cols]
+                    clo = pcount[i, radius - wi: radius - wi + out_cols]
+                    for c in range(out_cols):
+                        count[c] -= chi[c] - clo[c]
+        for c in range(out_cols):
+            zc = v[r + radius, c + radius]
+            n = count[c]
+            if np.isnan(zc) or not (n == n_full or (extrapolate and n > 0)):
                 out[r, c] = np.nan
+            else:
+                out[r, c] = zc - total[c] / (n * FIXED_POINT)
     return out
 
 

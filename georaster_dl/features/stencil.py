@@ -71,16 +71,15 @@ def load3x3(v, r, c, top, bottom, left, right, extrapolate, w):
     z5 = v[r, c]
     if np.isnan(z5):
         return False
-    complete = True
+    total = 0.0  # NaN when any value is NaN: one test instead of nine
     k = 0
     for dr in range(-1, 2):
         for dc in range(-1, 2):
             x = v[r + dr, c + dc]
             w[k] = x
-            if np.isnan(x):
-                complete = False
+            total += x
             k += 1
-    if complete:
+    if not np.isnan(total):
         return True
     if not extrapolate:
         return False
