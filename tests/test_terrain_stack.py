@@ -108,7 +108,8 @@ def test_extrapolate_edges_give_values_on_the_outer_frame(dem_path):
     ("dem.slpoe", "unknown feature 'slpoe' (did you mean 'slope'?)"),
     ("dem.tpi(radus=3)", "unknown parameter 'radus' (did you mean 'radius'?)"),
     ("dem.slope(units=radians)", "must be one of 'degrees', 'percent'"),
-    ("dem.tpi(radius=80)", "161 x 161-cell neighbourhood does not fit the 170 x 150-cell grid; use a smaller radius (at most 74)"),
+    ("dem.tpi(radius=80)", "161 x 161-cell neighbourhood does not fit the 170 x 150-cell grid; "
+                           "use a smaller radius (at most 74)"),
     ("dem.tpi(radius=5,shape=annulus)", "an annulus needs 1 <= inner < radius"),
     ("dem.tpi(radius=5,inner=2)", "inner=2 only applies to shape=annulus"),
     ("dem.geomorphons(search=4,skip=4)", "skip (4) must be smaller than search (4)"),

@@ -87,6 +87,13 @@ def _tpi3_kernel(v, csx, csy, top, bottom, left, right, extrapolate, p):
     return run3x3(_tpi3_cell, v, csx, csy, top, bottom, left, right, extrapolate, p)
 
 
+@njit(inline="always")
+def _add_spans(acc, prefix, start, w, sign):
+    # acc[c] += sign * (sum of columns start + c - w .. start + c + w), from a row's prefix sums.
+    for c in range(acc.size):
+        acc[c] += sign * (prefix[start + c + w + 1] - prefix[start + c - w])
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _ring_tpi(v, radius, outer, inner, n_full, extrapolate):
     """Centre minus ring mean over a padded window; ``outer``/``inner`` are half-widths per
@@ -121,23 +128,13 @@ def _ring_tpi(v, radius, outer, inner, n_full, extrapolate):
             count[:] = 0
         for k in range(2 * radius + 1):
             i, w, wi = r + k, outer[k], inner[k]
-            # Columns x - w .. x + w of row i, for x = c + radius: prefix[c + R + w + 1] - prefix[c + R - w].
-            hi, lo = psum[i, radius + w + 1: radius + w + 1 + out_cols], psum[i, radius - w: radius - w + out_cols]
-            for c in range(out_cols):
-                total[c] += hi[c] - lo[c]
+            _add_spans(total, psum[i], radius, w, 1)
             if wi >= 0:
-                hi, lo = psum[i, radius + wi + 1: radius + wi + 1 + out_cols], psum[i, radius - wi: radius - wi + out_cols]
-                for c in range(out_cols):
-                    total[c] -= hi[c] - lo[c]
+                _add_spans(total, psum[i], radius, wi, -1)
             if not complete:
-                chi, clo = pcount[i, radius + w + 1: radius + w + 1 + out_cols], pcount[i, radius - w: radius - w + out_cols]
-                for c in range(out_cols):
-                    count[c] += chi[c] - clo[c]
+                _add_spans(count, pcount[i], radius, w, 1)
                 if wi >= 0:
-                    chi = pcount[i, radius + wi + 1: radius + wi + 1 + out_cols]
-                    clo = pcount[i, radius - wi: radius - wi + out_cols]
-                    for c in range(out_cols):
-                        count[c] -= chi[c] - clo[c]
+                    _add_spans(count, pcount[i], radius, wi, -1)
         for c in range(out_cols):
             zc = v[r + radius, c + radius]
             n = count[c]
@@ -207,7 +204,8 @@ def check_neighbourhood(stack, feature: ResolvedFeature) -> None:
         raise FeatureError(f"{where}: an annulus needs 1 <= inner < radius, got inner={p['inner']}, "
                            f"radius={p['radius']}; set inner to the radius of the hole, in cells")
     if p["shape"] == "disk" and p["inner"] != 0:
-        raise FeatureError(f"{where}: inner={p['inner']} only applies to shape=annulus; add shape=annulus or drop inner")
+        raise FeatureError(f"{where}: inner={p['inner']} only applies to shape=annulus; "
+                           "add shape=annulus or drop inner")
     check_terrain(stack, feature)
 
 
