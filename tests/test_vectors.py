@@ -9,7 +9,8 @@ import shapely
 from conftest import UTM33
 from rasterio import features as rio_features
 from rasterio.windows import Window
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import (GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point,
+                              Polygon)
 
 from georaster_dl.errors import InputFileError, SpecError
 from georaster_dl.grid import Grid
@@ -53,7 +54,6 @@ def test_line_distance_grid_equals_brute_force_shapely_distances(tmp_path):
 def test_point_distance_grid_equals_brute_force(tmp_path):
     pts = [Point(500000 + 30 * i * 7.3, 4000000 - 30 * i * 5.1) for i in range(1, 12)]
     src = source(vector(tmp_path, pts))
-    assert src._kdtree is not None
     np.testing.assert_allclose(src.read(WHOLE, "distance"), brute_force_distance(pts), rtol=1e-12, atol=1e-9)
 
 
@@ -62,6 +62,29 @@ def test_polygon_distance_is_zero_inside_and_exact_outside(tmp_path):
     got = source(vector(tmp_path, [poly, Point(502500, 3998000)])).read(WHOLE, "distance")
     np.testing.assert_allclose(got, brute_force_distance([poly, Point(502500, 3998000)]), rtol=1e-12, atol=1e-9)
     assert (got == 0).sum() == 30 * 30
+
+
+def test_multi_part_polygon_with_hole_and_mixed_geometries_equal_brute_force(tmp_path):
+    ring = Polygon([(500300, 3999700), (501700, 3999700), (501700, 3998300), (500300, 3998300)],
+                   holes=[[(500700, 3999300), (501300, 3999300), (501300, 3998700), (500700, 3998700)]])
+    geoms = [MultiPolygon([ring, Polygon([(502000, 3998000), (502300, 3998000), (502300, 3998300)])]),
+             MultiLineString([[(500000, 3998100), (500500, 3998050)], [(502600, 3999900), (502650, 3999000)]]),
+             GeometryCollection([Point(502100, 3999500), LineString([(501900, 3999800), (501950, 3999850)])]),
+             MultiPoint([(500100, 3999900), (502500, 3998000)])]
+    got = source(vector(tmp_path, geoms)).read(WHOLE, "distance")
+    np.testing.assert_allclose(got, brute_force_distance(geoms), rtol=1e-12, atol=1e-9)
+    r, c = GRID.rowcol(np.array([501000.0]), np.array([3999000.0]))
+    assert got[r[0], c[0]] > 250  # in the hole: distance to the inner ring, not 0
+
+
+def test_many_random_segments_over_windows_across_block_edges(tmp_path):
+    rng = np.random.default_rng(11)
+    starts = rng.uniform((499000, 3996900), (503700, 4001000), (300, 2))
+    lines = [LineString([tuple(a), tuple(a + rng.normal(0, 150, 2))]) for a in starts]
+    src = source(vector(tmp_path, lines))
+    for window in (Window(-7, -5, 104, 81), Window(33, 17, 50, 40), Window(85, 60, 70, 70)):
+        np.testing.assert_allclose(src.read(window, "distance"), brute_force_distance(lines, window=window),
+                                   rtol=1e-12, atol=1e-9)
 
 
 def test_vector_in_another_crs_is_reprojected_before_measuring(tmp_path):

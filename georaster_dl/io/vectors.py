@@ -1,8 +1,10 @@
 """Vector inputs turned into grids window by window: distance grids or rasterised attributes.
 
 A vector input is read once (geopandas + pyogrio), reprojected to the grid CRS and
-indexed with a shapely STRtree. Distances are exact Euclidean distances from cell
-centres to the nearest geometry, so any window equals the whole-raster result.
+split into straight segments (lines, polygon rings, points as segments of length 0;
+see :mod:`georaster_dl.io.nearest`). Distances are exact Euclidean distances from cell
+centres to the nearest geometry (0 inside polygons), so any window equals the
+whole-raster result.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import numpy as np
 import shapely
 from rasterio import features as rio_features
 from rasterio.windows import Window
-from scipy.spatial import cKDTree
 
 from georaster_dl.errors import InputFileError, SpecError, closest, one_of
 from georaster_dl.grid import Grid
+from georaster_dl.io.nearest import distance_to_segments, explode, polygons_of, segments_of
 from georaster_dl.spec import InputSpec
 
 
@@ -53,10 +55,9 @@ class VectorSource:
         frame = self.frame.to_crs(grid.crs) if self.frame.crs != grid.crs else self.frame
         geoms = frame.geometry.values
         self._geoms = np.asarray(geoms, dtype=object)
-        points_only = all(g.geom_type == "Point" for g in self._geoms)
-        # Points (deposits, epicentres): a k-d tree is exact and ~10x faster than shapely.
-        self._kdtree = cKDTree(shapely.get_coordinates(self._geoms)) if points_only else None
-        self._tree = None if points_only else shapely.STRtree(self._geoms)
+        parts = explode(self._geoms)
+        self._segments = segments_of(parts)  # points are segments of length 0
+        self._polygons = polygons_of(parts)
         if self.spec.attribute is not None:
             values = frame[self.spec.attribute]
             if values.dtype.kind in "iuf":
@@ -79,14 +80,23 @@ class VectorSource:
         return out
 
     def _distance(self, window: Window) -> np.ndarray:
-        rows, cols = np.mgrid[window.row_off:window.row_off + window.height, window.col_off:window.col_off + window.width]
-        xs, ys = self._grid.xy(rows.ravel(), cols.ravel())
-        if self._kdtree is not None:
-            dist, _ = self._kdtree.query(np.column_stack([xs, ys]))
-            return dist.reshape(int(window.height), int(window.width))
-        points = shapely.points(xs, ys)
-        _, dist = self._tree.query_nearest(points, return_distance=True, all_matches=False)
-        return dist.reshape(int(window.height), int(window.width))
+        dist = distance_to_segments(self._grid.transform, window, self._segments)
+        for polygon in self._polygons:
+            self._zero_inside(dist, window, polygon)
+        return dist
+
+    def _zero_inside(self, dist: np.ndarray, window: Window, polygon) -> None:
+        """Set cells of ``window`` whose centre lies inside ``polygon`` to distance 0."""
+        xmin, ymin, xmax, ymax = polygon.bounds
+        r0, c0 = self._grid.rowcol(np.array([xmin]), np.array([ymax]))
+        r1, c1 = self._grid.rowcol(np.array([xmax]), np.array([ymin]))
+        rows = np.arange(max(r0[0], window.row_off), min(r1[0] + 1, window.row_off + window.height))
+        cols = np.arange(max(c0[0], window.col_off), min(c1[0] + 1, window.col_off + window.width))
+        if rows.size and cols.size:
+            rr, cc = np.meshgrid(rows, cols, indexing="ij")
+            xs, ys = self._grid.xy(rr, cc)
+            inside = shapely.contains_xy(polygon, xs, ys)
+            dist[rr[inside] - window.row_off, cc[inside] - window.col_off] = 0.0
 
     def category_values(self) -> list:
         """Distinct values of the rasterised attribute: numbers, or text labels.
