@@ -122,7 +122,8 @@ class Stack:
         Returns
         -------
         data : numpy.ndarray
-            float32 array (bands, rows, cols); NaN wherever any band is nodata.
+            float32 array (bands, rows, cols); NaN wherever any band is nodata (with
+            ``nodata_union``), else where that band is.
         valid : numpy.ndarray
             bool (rows, cols), True where every band has a value.
         """
