@@ -53,7 +53,7 @@ _DC = np.array([1, 0, -1, -1, -1, 0, 1, 1], dtype=np.int64)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _geomorphons(v, csx, csy, search, skip, tan_flat, flat_dist, flat_height, extrapolate, forms, dr, dc):
+def _geomorphons(v, csx, csy, search, skip, tan_flat, flat_cells, extrapolate, forms, dr, dc):
     # Row by row, direction by direction, step by step, with the inner loop along the row
     # (contiguous, vectorised). Lines of sight are compared as tangents (monotonic in the
     # angle). Cells outside the raster are NaN: skipping NaN cells stops a line at the edge.
@@ -64,6 +64,8 @@ def _geomorphons(v, csx, csy, search, skip, tan_flat, flat_dist, flat_height, ex
     for i in prange(rows):
         r = i + halo
         centre = v[r, halo:halo + cols]
+        flat_dist = flat_cells * csy[r]  # metres, as GRASS (dist * ns resolution)
+        flat_height = tan_flat * flat_dist
         n_plus = np.zeros(cols, dtype=np.int64)
         n_minus = np.zeros(cols, dtype=np.int64)
         seen = np.zeros(cols)  # sum of every value read: NaN when one is nodata
@@ -108,13 +110,9 @@ def _geomorphons(v, csx, csy, search, skip, tan_flat, flat_dist, flat_height, ex
 
 
 def _kernel(values: np.ndarray, ctx: KernelContext, search: int, skip: int, flat: float, dist: float) -> np.ndarray:
-    v = elevations(values, ctx)
-    halo = _halo({"search": search})
-    cy = float(ctx.cellsize_y[halo])  # flatness distance in metres, as GRASS (dist * ns resolution)
-    tan_flat = math.tan(math.radians(flat))
-    return _geomorphons(v, np.asarray(ctx.cellsize_x, np.float64), np.asarray(ctx.cellsize_y, np.float64),
-                        search, skip, tan_flat, dist * cy, tan_flat * dist * cy, ctx.edges == "extrapolate",
-                        _FORMS, _DR, _DC)
+    return _geomorphons(elevations(values, ctx), np.asarray(ctx.cellsize_x, np.float64),
+                        np.asarray(ctx.cellsize_y, np.float64), search, skip, math.tan(math.radians(flat)), dist,
+                        ctx.edges == "extrapolate", _FORMS, _DR, _DC)
 
 
 def _halo(params: dict) -> int:
