@@ -243,7 +243,7 @@ def test_default_grid_is_first_input_and_vector_reference_is_refused():
                    "features": ["dem"]})
 
 
-def test_spec_must_be_a_mapping(tmp_path):
+def test_spec_must_be_a_mapping():
     with pytest.raises(SpecError, match="must be a mapping"):
         load_spec("- just\n- a list\n")
 

@@ -243,7 +243,7 @@ def test_open_stack_is_lazy_dask_with_crs_and_transform(study):
     np.testing.assert_array_equal(computed, whole)
 
 
-def test_cloncurry_reads_through_a_spec(cloncurry, tmp_path):
+def test_cloncurry_reads_through_a_spec(cloncurry):
     spec = {"grid": {"reference": "breccia"},
             "inputs": {"breccia": str(cloncurry / "Dist2Breccia.tif"),
                        "faults": {"path": str(cloncurry / "FaultDensity.tif"), "nodata": "none"},
