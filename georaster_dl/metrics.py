@@ -17,6 +17,9 @@ Examples
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,6 +68,18 @@ def prospectivity_metrics(positive_scores: np.ndarray, cell_scores: np.ndarray) 
     out["curve"] = {"area": area.round(4).tolist(),
                     "captured": np.mean(ranks[None, :] <= area[:, None], axis=1).round(4).tolist()}
     return out
+
+
+def area_metrics(score_map: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> dict[str, Any]:
+    """:func:`prospectivity_metrics` of a score map (NaN = nodata) with presences at cells (rows, cols)."""
+    return prospectivity_metrics(score_map[rows, cols], score_map[negative_mask(score_map, rows, cols)])
+
+
+def negative_mask(score_map: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Valid cells of a score map other than the presence cells: the negatives of the area AUC."""
+    mask = np.isfinite(score_map)
+    mask[rows, cols] = False
+    return mask
 
 
 def roc_points(positive_scores: np.ndarray, cell_scores: np.ndarray, n: int = 200) -> dict[str, list[float]]:
@@ -126,3 +141,14 @@ def plain_json(obj: Any) -> Any:
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     return str(obj)
+
+
+def write_metrics(path: str | os.PathLike, doc: dict, overwrite: bool = False) -> Path:
+    """Write metrics as standard JSON (NaN as null, sorted keys), atomically."""
+    from georaster_dl.io.writer import check_output_path, partial_path
+
+    path = check_output_path(path, overwrite, what="metrics file")
+    partial = partial_path(path)
+    partial.write_text(json.dumps(plain_json(doc), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(partial, path)
+    return path

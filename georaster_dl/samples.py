@@ -68,7 +68,7 @@ class LabelSet:
     n_nodata: int
 
 
-def label_samples(stack, labels, task: str, field: str | None = None) -> LabelSet:
+def label_samples(stack, labels, task: str, field: str | None = None, min_per_class: int = MIN_PER_CLASS) -> LabelSet:
     """Feature rows and targets at the label cells.
 
     Parameters
@@ -80,12 +80,14 @@ def label_samples(stack, labels, task: str, field: str | None = None) -> LabelSe
     task : {'landform', 'prospectivity', 'regression'}
     field : str, optional
         Name of the label field, for messages.
+    min_per_class : int
+        Fewest labels on valid cells a class (or the presences) may have.
 
     Raises
     ------
     LabelError
-        No label left on valid cells, a class with fewer than :data:`MIN_PER_CLASS`
-        labels (named), a missing, wrong-typed or NaN target.
+        No label left on valid cells, a class with fewer than ``min_per_class`` labels
+        (named), a missing, wrong-typed or NaN target.
     """
     where = f"label field {field!r}" if field else "the labels"
     values = None if labels.values is None else np.asarray(labels.values)
@@ -110,12 +112,32 @@ def label_samples(stack, labels, task: str, field: str | None = None) -> LabelSe
         counts = np.bincount(samples.y, minlength=len(names))
         needed = range(len(names)) if task == "landform" else [1]
         for i in needed:
-            if counts[i] < MIN_PER_CLASS:
+            if counts[i] < min_per_class:
                 raise LabelError(f"class {names[i]!r} has {counts[i]} label(s) on valid cells, fewer than "
-                                 f"{MIN_PER_CLASS}; add labels for it or remove it with --where")
-    elif len(samples) < 2 * MIN_PER_CLASS:
-        raise LabelError(f"only {len(samples)} labels on valid cells; a regression needs at least {2 * MIN_PER_CLASS}")
+                                 f"{min_per_class}; add labels for it or remove it with --where")
+    elif len(samples) < 2 * min_per_class:
+        raise LabelError(f"only {len(samples)} labels on valid cells; at least {2 * min_per_class} are needed")
     return LabelSet(samples, task, classes, int((~ok).sum()))
+
+
+def read_labels_on(labels, stack, field: str | None, where: str | None, layer: str | None):
+    """Labels on the stack's grid: read from a file, or passed already read (a Labels object)."""
+    if hasattr(labels, "rows"):
+        return labels
+    from georaster_dl.io.labels import read_labels
+
+    return read_labels(labels, stack.grid, field=field, where=where, layer=layer)
+
+
+def label_summary(labelset: LabelSet, labels) -> str:
+    """One line: labels used, outside the grid, on nodata cells."""
+    text = f"{len(labelset.samples)} labels on valid cells"
+    outside = int(getattr(labels, "n_outside", 0))
+    if outside:
+        text += f"; {outside} outside the grid ignored"
+    if labelset.n_nodata:
+        text += f"; {labelset.n_nodata} on nodata cells ignored"
+    return text
 
 
 def background_pool(stack, n: int, seed: int) -> Samples:

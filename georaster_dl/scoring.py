@@ -77,3 +77,14 @@ def thumbnail(stack, forward, reduce: Callable[[np.ndarray], np.ndarray] = first
     if ok.any():
         out[ok] = reduce(forward(x[ok])[0])
     return out.reshape(rr.shape)
+
+
+def report_thumbnail(stack, forward, task: str, score_map: np.ndarray | None = None, size: int = 400) -> np.ndarray:
+    """A coarse map for reports: ``score_map`` decimated, or the model's output on a lattice
+    (class indices for landform models)."""
+    if score_map is not None:
+        step = max(1, int(np.ceil(max(score_map.shape) / size)))
+        return score_map[::step, ::step]
+    if task == "landform":
+        return thumbnail(stack, forward, lambda m: m.argmax(axis=1).astype(np.float32), size)
+    return thumbnail(stack, forward, first_output, size)

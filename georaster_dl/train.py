@@ -9,9 +9,8 @@ file, the metrics and an HTML report.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,51 +18,27 @@ import numpy as np
 from rasterio.windows import Window
 
 from georaster_dl.cv import SpatialFolds, spatial_holdout
-from georaster_dl.errors import LabelError, UserInputError
+from georaster_dl.errors import LabelError
 from georaster_dl.importance import feature_groups, permutation_importance
 from georaster_dl.io.writer import check_output_path
-from georaster_dl.metrics import (landform_metrics, mean_sd, plain_json, prospectivity_metrics, regression_metrics,
-                                  roc_points)
+from georaster_dl.metrics import (area_metrics, landform_metrics, mean_sd, negative_mask, plain_json,
+                                  prospectivity_metrics, regression_metrics, roc_points, write_metrics)
 from georaster_dl.models.bundle import ModelBundle, file_sha256, library_versions
 from georaster_dl.models.fit import fit_network, target_scaling
 from georaster_dl.models.forward import Forward
 from georaster_dl.models.network import NetworkOptions
 from georaster_dl.models.preprocess import Preprocessor
+from georaster_dl.models.settings import TrainSettings
 from georaster_dl.progress import info, progress
-from georaster_dl.samples import LabelSet, Samples, background_pool, label_samples, take_background
-from georaster_dl.scoring import MapScorer, score_maps, thumbnail
+from georaster_dl.samples import (LabelSet, Samples, background_pool, label_samples, label_summary, read_labels_on,
+                                  take_background)
+from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
 from georaster_dl.stack import Stack
 
 #: Share of the training samples held out (in spatial blocks) to stop training early.
 VALIDATION_FRACTION = 0.2
 #: Without --cv-block-size, validation blocks are this fraction of the grid's longer side.
 VALIDATION_BLOCK_SHARE = 0.1
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """How samples are drawn and models are repeated (everything but the network)."""
-
-    background_ratio: float = 10.0
-    buffer: float = 0.0
-    ensemble: int = 1
-    seed: int = 0
-    cv_folds: int = 0
-    cv_block_size: float | None = None
-    cv_buffer: float = 0.0
-
-    def check(self, task: str) -> None:
-        if int(self.ensemble) < 1:
-            raise UserInputError(f"--ensemble must be at least 1, got {self.ensemble}")
-        if self.background_ratio < 0 or (task == "prospectivity" and self.background_ratio == 0):
-            raise UserInputError(f"--background-ratio must be positive (background cells per presence), "
-                                 f"got {self.background_ratio}")
-        if self.buffer < 0 or self.cv_buffer < 0:
-            raise UserInputError("--buffer and --cv-buffer must be 0 or more grid units")
-        if self.cv_folds and self.cv_block_size is None:
-            raise UserInputError("--cv-folds needs --cv-block-size (block side in grid units, e.g. 10000)")
-        if self.cv_folds == 1 or self.cv_folds < 0:
-            raise UserInputError(f"--cv-folds must be 0 (none) or at least 2, got {self.cv_folds}")
 
 
 def train(spec, labels, task: str, *, label_field: str | None = None, where: str | None = None,
@@ -130,9 +105,9 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
         if path is not None:
             check_output_path(path, overwrite, what=what)
     with Stack(spec) as stack:
-        label_data = _read_labels(labels, stack, label_field, where, layer)
+        label_data = read_labels_on(labels, stack, label_field, where, layer)
         labelset = label_samples(stack, label_data, task, label_field)
-        info(_label_summary(labelset, label_data))
+        info(label_summary(labelset, label_data))
         run = _Run(stack, labelset, options, settings)
         metrics: dict[str, Any] = {"task": task, "labels": {
             "n_used": len(labelset.samples), "n_outside": int(getattr(label_data, "n_outside", 0)),
@@ -154,23 +129,15 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
             bundle.save(out, overwrite=overwrite)
             info(f"wrote {out}")
         if metrics_path is not None:
-            write_json(metrics_path, metrics, overwrite)
+            write_metrics(metrics_path, metrics, overwrite)
         if report_path is not None:
             from georaster_dl.report import write_report
 
-            write_report(report_path, bundle, metrics, run.map_thumbnail(bundle, maps),
+            thumb = report_thumbnail(stack, Forward(bundle), task, maps[-1] if maps else None)
+            write_report(report_path, bundle, metrics, thumb,
                          title=f"{task} model" + (f" {Path(out).name}" if out else ""), overwrite=overwrite)
             info(f"wrote {report_path}")
     return bundle, plain_json(metrics)
-
-
-def write_json(path: str | os.PathLike, doc: dict, overwrite: bool) -> Path:
-    """Write ``doc`` as standard JSON (NaN as null) atomically."""
-    path = check_output_path(path, overwrite, what="metrics file")
-    partial = Path(str(path) + ".partial")
-    partial.write_text(json.dumps(plain_json(doc), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-    return path
 
 
 class _Run:
@@ -267,7 +234,7 @@ class _Run:
                 scorers.insert(0, MapScorer([Forward(b) for b in fold_bundles], folds))
             maps = score_maps(self.stack, scorers, message="scoring every valid cell")
             presences = self.labelled.subset(self.labelled.y == 1)
-            metrics["training"]["success"] = _area_metrics(maps[-1], presences)
+            metrics["training"]["success"] = area_metrics(maps[-1], presences.rows, presences.cols)
             if folds is not None:
                 metrics["cv"] = self._prospectivity_cv(maps[0], presences, folds)
         elif folds is not None:
@@ -277,8 +244,8 @@ class _Run:
         return maps
 
     def _prospectivity_cv(self, oof: np.ndarray, presences: Samples, folds: SpatialFolds) -> dict[str, Any]:
-        pooled = _area_metrics(oof, presences)
-        negatives = _negative_mask(oof, presences)
+        pooled = area_metrics(oof, presences.rows, presences.cols)
+        negatives = negative_mask(oof, presences.rows, presences.cols)
         fold_map = folds.fold_window(Window(0, 0, oof.shape[1], oof.shape[0]))
         pos_fold = folds.fold_of(presences.rows, presences.cols)
         pos_scores = oof[presences.rows, presences.cols]
@@ -340,44 +307,6 @@ class _Run:
             for name, drop in permutation_importance(Forward(b), x, score, groups, _seed(self.settings.seed, f, 99)).items():
                 totals[name].append(drop)
         return {name: float(np.mean(v)) if v else float("nan") for name, v in totals.items()}
-
-    def map_thumbnail(self, bundle: ModelBundle, maps: list[np.ndarray]) -> np.ndarray:
-        """A coarse map of the model's output for the report."""
-        if maps:
-            step = max(1, int(np.ceil(max(maps[-1].shape) / 400)))
-            return maps[-1][::step, ::step]
-        reduce = (lambda m: m.argmax(axis=1).astype(np.float32)) if self.task == "landform" else (lambda m: m[:, 0])
-        return thumbnail(self.stack, Forward(bundle), reduce)
-
-
-def _read_labels(labels, stack: Stack, field: str | None, where: str | None, layer: str | None):
-    if hasattr(labels, "rows"):
-        return labels
-    from georaster_dl.io.labels import read_labels
-
-    return read_labels(labels, stack.grid, field=field, where=where, layer=layer)
-
-
-def _label_summary(labelset: LabelSet, labels) -> str:
-    text = f"{len(labelset.samples)} labels on valid cells"
-    outside = int(getattr(labels, "n_outside", 0))
-    if outside:
-        text += f"; {outside} outside the grid ignored"
-    if labelset.n_nodata:
-        text += f"; {labelset.n_nodata} on nodata cells ignored"
-    return text
-
-
-def _area_metrics(score_map: np.ndarray, presences: Samples) -> dict[str, Any]:
-    return prospectivity_metrics(score_map[presences.rows, presences.cols],
-                                 score_map[_negative_mask(score_map, presences)])
-
-
-def _negative_mask(score_map: np.ndarray, presences: Samples) -> np.ndarray:
-    """Valid cells other than the presence cells (the negatives of the area-based AUC)."""
-    mask = np.isfinite(score_map)
-    mask[presences.rows, presences.cols] = False
-    return mask
 
 
 def _input_checksums(stack: Stack, labels) -> dict[str, str]:

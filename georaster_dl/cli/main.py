@@ -36,9 +36,9 @@ def cli(debug: bool, json_progress: bool) -> None:
 
 
 def _register_commands() -> None:
-    from georaster_dl.cli import demo, features, info, predict, stack
+    from georaster_dl.cli import demo, evaluate, features, info, predict, stack, train
 
-    for module in (info, stack, features, predict, demo):
+    for module in (info, stack, features, train, evaluate, predict, demo):
         cli.add_command(module.command)
 
 

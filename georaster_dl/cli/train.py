@@ -1,0 +1,77 @@
+"""``georaster-dl train``: train a dense-network model from a StackSpec and labels."""
+
+from __future__ import annotations
+
+import click
+
+from georaster_dl.cli.options import overwrite_option
+from georaster_dl.models.network import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, TASK_LOSSES, TASKS, NetworkOptions
+from georaster_dl.models.settings import TrainSettings
+
+_LOSSES = tuple(dict.fromkeys(loss for losses in TASK_LOSSES.values() for loss in losses))
+_NET, _RUN = NetworkOptions(), TrainSettings()
+
+
+@click.command("train")
+@click.option("--task", type=click.Choice(TASKS), required=True, help="What the model predicts.")
+@click.option("--spec", required=True, type=click.Path(), help="StackSpec (YAML/JSON) of the evidence layers.")
+@click.option("--labels", required=True, type=click.Path(),
+              help="Training points or polygons (GPKG, SHP, GeoJSON, CSV with coordinates).")
+@click.option("--label-field", default=None, metavar="NAME",
+              help="Class field (landform), numeric target (regression), or 0/1 field with known absences "
+                   "(prospectivity; without it every point is a presence).")
+@click.option("--where", default=None, metavar="EXPR", help="Keep only labels matching EXPR, e.g. \"mag >= 4\".")
+@click.option("--layer", default=None, help="Layer of a multi-layer vector file.")
+@click.option("--hidden", default=",".join(map(str, _NET.hidden)), show_default=True, metavar="N,N,...",
+              help="Units of each hidden layer.")
+@click.option("--activation", type=click.Choice(ACTIVATIONS), default=_NET.activation, show_default=True)
+@click.option("--dropout", type=float, default=_NET.dropout, show_default=True, help="Dropout after each hidden layer.")
+@click.option("--loss", type=click.Choice(_LOSSES), default=None,
+              help="Loss [default: categorical/binary cross-entropy, mse by task].")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=_NET.optimizer, show_default=True)
+@click.option("--learning-rate", type=float, default=_NET.learning_rate, show_default=True)
+@click.option("--epochs", type=int, default=_NET.epochs, show_default=True, help="Maximum epochs.")
+@click.option("--batch-size", type=int, default=_NET.batch_size, show_default=True)
+@click.option("--patience", type=int, default=_NET.patience, show_default=True,
+              help="Early stopping: epochs without a better validation loss (0: train every epoch).")
+@click.option("--class-weights", type=click.Choice(CLASS_WEIGHTS), default=_NET.class_weights, show_default=True)
+@click.option("--background-ratio", type=float, default=_RUN.background_ratio, show_default=True,
+              help="Prospectivity: random background cells per presence.")
+@click.option("--buffer", type=float, default=_RUN.buffer, show_default=True,
+              help="Prospectivity: no background within this distance of a presence (grid units).")
+@click.option("--cv-folds", type=int, default=_RUN.cv_folds, show_default=True,
+              help="Spatial block cross-validation folds (0: none).")
+@click.option("--cv-block-size", type=float, default=None, help="Side of the CV blocks in grid units, e.g. 10000.")
+@click.option("--cv-buffer", type=float, default=_RUN.cv_buffer, show_default=True,
+              help="Drop training samples closer than this to the test fold (grid units).")
+@click.option("--ensemble", type=int, default=_RUN.ensemble, show_default=True,
+              help="Members (seeds and background draws); predictions give their mean and SD.")
+@click.option("--seed", type=int, default=_RUN.seed, show_default=True, help="Same seed, same model and metrics.")
+@click.option("--out", required=True, type=click.Path(), help="Model file to write (.gdl).")
+@click.option("--metrics", "metrics_path", type=click.Path(), default=None, help="Write metrics as JSON.")
+@click.option("--report", "report_path", type=click.Path(), default=None, help="Write an HTML report.")
+@overwrite_option
+def command(task: str, spec: str, labels: str, out: str, **options) -> None:
+    """Train a TASK model on the features of SPEC at LABELS and write it to OUT (.gdl).
+
+    With --cv-folds K --cv-block-size S the model is first cross-validated on square
+    spatial blocks: each fold's model trains outside the fold and scores every valid cell
+    inside it (prospectivity: pooled out-of-fold ROC AUC against all valid cells).
+    """
+    from georaster_dl.progress import info
+    from georaster_dl.train import train
+
+    _, metrics = train(spec, labels, task, out=out, **options)
+    info(summary_line(metrics))
+
+
+def summary_line(metrics: dict) -> str:
+    """The headline figures of training or evaluation metrics, on one line."""
+    for key, label in (("cv", "cross-validation"), ("evaluation", "evaluation")):
+        block = metrics.get(key)
+        if block:
+            names = ("auc_pooled", "auc_mean", "auc_sd", "auc", "accuracy", "kappa", "r2", "rmse", "mae")
+            figures = ", ".join(f"{k} {block[k]:.3f}" for k in names if isinstance(block.get(k), float))
+            return f"{label}: {figures}"
+    success = (metrics.get("training") or {}).get("success")
+    return f"in-sample AUC {success['auc']:.3f} (no cross-validation)" if success else "trained (no cross-validation)"

@@ -1,0 +1,123 @@
+"""Evaluate a trained model against labels (new ones, or another area's via input overrides).
+
+- prospectivity: the model scores every valid cell (streamed windows); the ROC AUC of the
+  points against all other valid cells, the success-rate curve and the share of points in
+  the top 5/10/20 % of the area; with known absences (a 0/1 field) also the AUC of
+  presences against absences;
+- landform: accuracy, Cohen's kappa, per-class precision/recall/F1, confusion matrix;
+  label classes are matched to the model's classes by name;
+- regression: R², RMSE, MAE.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from georaster_dl.errors import LabelError, ModelFileError, closest, one_of
+from georaster_dl.io.writer import check_output_path
+from georaster_dl.metrics import (area_metrics, landform_metrics, negative_mask, plain_json, regression_metrics,
+                                  roc_points, write_metrics)
+from georaster_dl.models.bundle import ModelBundle, load_bundle
+from georaster_dl.models.forward import Forward
+from georaster_dl.progress import info
+from georaster_dl.samples import label_samples, label_summary, read_labels_on
+from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
+from georaster_dl.stack import Stack
+
+
+def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str | None = None,
+             where: str | None = None, layer: str | None = None, inputs: dict[str, str] | None = None,
+             metrics_path: str | os.PathLike | None = None, report_path: str | os.PathLike | None = None,
+             overwrite: bool = False) -> dict[str, Any]:
+    """Score a model against labels.
+
+    Parameters
+    ----------
+    model : path or ModelBundle
+        A ``.gdl`` model file or a loaded bundle.
+    labels : path or Labels
+        Points or polygons to evaluate on.
+    label_field : str, optional
+        Class or target field; defaults to the field the model was trained with.
+    where, layer : str, optional
+        Label filter and vector layer, as for training.
+    inputs : dict, optional
+        Input paths replacing the training ones by name (evaluate in another area).
+    metrics_path, report_path : path, optional
+        Metrics JSON and HTML report to write.
+    overwrite : bool
+
+    Returns
+    -------
+    dict
+        ``task``, ``labels`` (counts) and ``evaluation`` (the figures).
+
+    Examples
+    --------
+    >>> m = evaluate("deposits.gdl", "new_deposits.gpkg")   # doctest: +SKIP
+    >>> round(m["evaluation"]["auc"], 2)                      # doctest: +SKIP
+    0.84
+    """
+    for path, what in ((metrics_path, "metrics file"), (report_path, "report")):
+        if path is not None:
+            check_output_path(path, overwrite, what=what)
+    bundle = model if isinstance(model, ModelBundle) else load_bundle(model)
+    label_field = label_field or (bundle.options.get("training") or {}).get("label_field")
+    with Stack(bundle.spec.with_inputs(inputs or {}), prepare=False) as stack:
+        if stack.band_names != list(bundle.band_names):
+            raise ModelFileError(f"the inputs give bands {stack.band_names[:5]}... but the model was trained on "
+                                 f"{list(bundle.band_names)[:5]}...; check the input overrides")
+        label_data = read_labels_on(labels, stack, label_field, where, layer)
+        labelset = label_samples(stack, label_data, bundle.task, label_field, min_per_class=1)
+        info(label_summary(labelset, label_data))
+        forward = Forward(bundle)
+        s = labelset.samples
+        score_map = None
+        if bundle.task == "prospectivity":
+            [score_map] = score_maps(stack, [MapScorer([forward])], message="scoring every valid cell")
+            result = _prospectivity(score_map, s.subset(s.y == 1), s.subset(s.y == 0))
+        elif bundle.task == "landform":
+            y = _match_classes(labelset.classes, bundle.classes)[s.y]
+            result = landform_metrics(y, forward(s.x)[0].argmax(axis=1), [c["name"] for c in bundle.classes])
+        else:
+            result = regression_metrics(s.y, forward(s.x)[0][:, 0])
+        metrics = {"task": bundle.task, "labels": {"n_used": len(s), "n_nodata": labelset.n_nodata,
+                                                   "n_outside": int(getattr(label_data, "n_outside", 0))},
+                   "evaluation": result}
+        if metrics_path is not None:
+            write_metrics(metrics_path, metrics, overwrite)
+        if report_path is not None:
+            from georaster_dl.report import write_report
+
+            thumb = report_thumbnail(stack, forward, bundle.task, score_map)
+            title = f"Evaluation of {Path(model).name if not isinstance(model, ModelBundle) else 'a model'}"
+            write_report(report_path, bundle, metrics, thumb, title=title, overwrite=overwrite)
+    return plain_json(metrics)
+
+
+def _prospectivity(score_map: np.ndarray, presences, absences) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+
+    out = area_metrics(score_map, presences.rows, presences.cols)
+    out["roc"] = roc_points(score_map[presences.rows, presences.cols],
+                            score_map[negative_mask(score_map, presences.rows, presences.cols)])
+    if len(absences):
+        scores = np.r_[score_map[presences.rows, presences.cols], score_map[absences.rows, absences.cols]]
+        out["auc_absences"] = float(roc_auc_score(np.r_[np.ones(len(presences)), np.zeros(len(absences))], scores))
+    return out
+
+
+def _match_classes(label_classes: list[dict], model_classes: list[dict]) -> np.ndarray:
+    """Map label class indices to the model's class indices by name."""
+    names = [c["name"] for c in model_classes]
+    mapping = []
+    for c in label_classes:
+        if c["name"] not in names:
+            raise LabelError(f"class {c['name']!r} of the labels is not a class of the model"
+                             f"{closest(c['name'], names)}; the model knows {one_of(names)}")
+        mapping.append(names.index(c["name"]))
+    return np.asarray(mapping, np.int64)

@@ -1,0 +1,33 @@
+"""Training settings other than the network: background sampling, ensembles, cross-validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from georaster_dl.errors import UserInputError
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How samples are drawn and models are repeated (everything but the network)."""
+
+    background_ratio: float = 10.0
+    buffer: float = 0.0
+    ensemble: int = 1
+    seed: int = 0
+    cv_folds: int = 0
+    cv_block_size: float | None = None
+    cv_buffer: float = 0.0
+
+    def check(self, task: str) -> None:
+        if int(self.ensemble) < 1:
+            raise UserInputError(f"--ensemble must be at least 1, got {self.ensemble}")
+        if self.background_ratio < 0 or (task == "prospectivity" and self.background_ratio == 0):
+            raise UserInputError(f"--background-ratio must be positive (background cells per presence), "
+                                 f"got {self.background_ratio}")
+        if self.buffer < 0 or self.cv_buffer < 0:
+            raise UserInputError("--buffer and --cv-buffer must be 0 or more grid units")
+        if self.cv_folds and self.cv_block_size is None:
+            raise UserInputError("--cv-folds needs --cv-block-size (block side in grid units, e.g. 10000)")
+        if self.cv_folds == 1 or self.cv_folds < 0:
+            raise UserInputError(f"--cv-folds must be 0 (none) or at least 2, got {self.cv_folds}")

@@ -1,0 +1,221 @@
+"""A self-contained HTML report of a model: one file, plots embedded as PNG.
+
+Sections appear when their figures exist in the metrics: summary and provenance,
+training curves, ROC curve, success-rate and prediction-rate curves with the share of
+deposits captured, confusion matrix and per-class scores, permutation importance on
+held-out folds, and a map thumbnail. Plots are drawn with matplotlib's ``Figure``
+API (Agg), which leaves pyplot's global state alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from georaster_dl.io.writer import check_output_path, partial_path
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left}
+th{background:#f4f4f4}img{max-width:100%}.note{color:#666;font-size:.9em}code{background:#f4f4f4}"""
+
+
+def write_report(path: str | os.PathLike, bundle, metrics: dict[str, Any], thumbnail: np.ndarray | None,
+                 title: str, overwrite: bool = False) -> Path:
+    """Write the HTML report of ``bundle`` with ``metrics`` (from training or evaluation).
+
+    Parameters
+    ----------
+    path : path
+        The ``.html`` file (written atomically).
+    bundle : ModelBundle
+        The model described (task, classes, spec, options, versions).
+    metrics : dict
+        Metrics as returned by :func:`georaster_dl.train` or :func:`georaster_dl.evaluate`.
+    thumbnail : numpy.ndarray or None
+        A coarse map of the model's output (class indices for landform models).
+    title : str
+    overwrite : bool
+    """
+    path = check_output_path(path, overwrite, what="report")
+    parts = [f"<h1>{_e(title)}</h1>", _summary(bundle, metrics)]
+    for section in (_training_curves, _roc, _rate_curves, _confusion, _importance):
+        parts.append(section(metrics, bundle))
+    if thumbnail is not None:
+        parts.append(_map(thumbnail, bundle))
+    parts.append(_provenance(bundle))
+    doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
+           f"<style>{_CSS}</style></head><body>{''.join(p for p in parts if p)}</body></html>\n")
+    partial = partial_path(path)
+    partial.write_text(doc, encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def _summary(bundle, metrics: dict) -> str:
+    rows = [("task", bundle.task), ("ensemble members", bundle.n_members),
+            ("inputs (bands)", f"{len(bundle.spec.inputs)} ({len(bundle.band_names)})")]
+    labels = metrics.get("labels") or {}
+    if labels:
+        rows.append(("labels used / outside grid / on nodata",
+                     f"{labels.get('n_used')} / {labels.get('n_outside')} / {labels.get('n_nodata')}"))
+    for key, name in (("cv", "spatial cross-validation"), ("evaluation", "evaluation")):
+        block = metrics.get(key)
+        if block:
+            figures = {k: block[k] for k in ("auc_pooled", "auc_mean", "auc_sd", "auc", "accuracy", "kappa",
+                                             "baseline_accuracy", "r2", "rmse", "mae") if block.get(k) is not None}
+            if key == "cv":
+                name += f" ({block.get('folds')} folds, blocks of {block.get('block_size'):g} grid units)"
+            rows.append((name, ", ".join(f"{k} {v:.3f}" for k, v in figures.items())))
+            if block.get("captured"):
+                rows.append(("deposits captured in the top 5 / 10 / 20 % of area",
+                             " / ".join(f"{100 * v:.0f} %" for v in block["captured"].values())))
+    success = (metrics.get("training") or {}).get("success")
+    if success:
+        rows.append(("in-sample AUC (success rate)", f"{success['auc']:.3f}"))
+    return "<h2>Summary</h2>" + _table(rows)
+
+
+def _training_curves(metrics: dict, bundle) -> str:
+    members = (metrics.get("training") or {}).get("members") or []
+    if not members:
+        return ""
+    fig, ax = _figure()
+    for i, m in enumerate(members):
+        ax.plot(range(1, len(m["loss"]) + 1), m["loss"], color=f"C{i % 10}", label=f"member {i + 1} training")
+        if m.get("val_loss"):
+            ax.plot(range(1, len(m["val_loss"]) + 1), m["val_loss"], "--", color=f"C{i % 10}",
+                    label=f"member {i + 1} validation")
+            ax.axvline(m["best_epoch"], color=f"C{i % 10}", lw=0.6, alpha=0.5)
+    ax.set(xlabel="epoch", ylabel="loss (class-weighted)", title="Training curves (final model)")
+    ax.legend(fontsize=7)
+    return ("<h2>Training curves</h2>" + _img(fig) +
+            "<p class='note'>Dashed: validation loss on spatial blocks held out for early stopping; the "
+            "vertical line marks the restored epoch.</p>")
+
+
+def _roc(metrics: dict, bundle) -> str:
+    block = (metrics.get("cv") or {}).get("roc") or (metrics.get("evaluation") or {}).get("roc")
+    if not block:
+        return ""
+    fig, ax = _figure(square=True)
+    ax.plot(block["fpr"], block["tpr"], label="model")
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="random")
+    ax.set(xlabel="false positive rate (share of valid cells)", ylabel="true positive rate (share of deposits)",
+           title="ROC: deposits against every valid cell")
+    ax.legend()
+    return "<h2>ROC curve</h2>" + _img(fig)
+
+
+def _rate_curves(metrics: dict, bundle) -> str:
+    curves = []
+    if (metrics.get("training") or {}).get("success"):
+        curves.append(("success rate (in-sample)", metrics["training"]["success"]["curve"]))
+    if (metrics.get("cv") or {}).get("prediction_rate"):
+        curves.append(("prediction rate (held-out folds)", metrics["cv"]["prediction_rate"]))
+    if (metrics.get("evaluation") or {}).get("curve"):
+        curves.append(("success rate (these labels)", metrics["evaluation"]["curve"]))
+    if not curves:
+        return ""
+    fig, ax = _figure(square=True)
+    for name, c in curves:
+        ax.plot(np.asarray(c["area"]) * 100, np.asarray(c["captured"]) * 100, label=name)
+    ax.plot([0, 100], [0, 100], ":", color="grey", label="random")
+    ax.set(xlabel="area ranked by score (%)", ylabel="deposits captured (%)", title="Success and prediction rates")
+    ax.legend()
+    return "<h2>Success-rate and prediction-rate curves</h2>" + _img(fig)
+
+
+def _confusion(metrics: dict, bundle) -> str:
+    block = metrics.get("cv") or metrics.get("evaluation") or {}
+    if "confusion" not in block:
+        return ""
+    names = [c["name"] for c in bundle.classes]
+    cm = np.asarray(block["confusion"], float)
+    fig, ax = _figure(square=True)
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, int(cm[i, j]), ha="center", va="center", color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (counts; shading: share of the true class)")
+    rows = [(n, f"{p['precision']:.2f}", f"{p['recall']:.2f}", f"{p['f1']:.2f}", p["support"])
+            for n, p in block["per_class"].items()]
+    return ("<h2>Confusion matrix</h2>" + _img(fig) +
+            _table(rows, header=("class", "precision", "recall", "F1", "labels")))
+
+
+def _importance(metrics: dict, bundle) -> str:
+    imp = {k: v for k, v in (metrics.get("importance") or {}).items() if v is not None}
+    if not imp:
+        return ""
+    names = sorted(imp, key=imp.get)
+    fig, ax = _figure(height=0.4 * len(names) + 1.2)
+    ax.barh(names, [imp[n] for n in names], color="C0")
+    ax.axvline(0, color="black", lw=0.8)
+    score = {"prospectivity": "AUC", "landform": "accuracy", "regression": "R²"}[bundle.task]
+    ax.set(xlabel=f"drop of held-out {score} when the input is shuffled", title="Permutation importance")
+    return ("<h2>Permutation importance (held-out folds)</h2>" + _img(fig) +
+            "<p class='note'>Mean over folds and three shuffles; the one-hot bands of a categorical input are "
+            "shuffled together.</p>")
+
+
+def _map(thumb: np.ndarray, bundle) -> str:
+    from matplotlib.colors import ListedColormap
+
+    fig, ax = _figure(height=6, width=6 * thumb.shape[1] / max(thumb.shape[0], 1) + 1.5)
+    if bundle.task == "landform":
+        colours = [np.asarray(c["colour"]) / 255 for c in bundle.classes]
+        im = ax.imshow(thumb, cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5,
+                       interpolation="nearest")
+        bar = fig.colorbar(im, ax=ax, ticks=range(len(colours)))
+        bar.ax.set_yticklabels([c["name"] for c in bundle.classes])
+    else:
+        im = ax.imshow(thumb, cmap="magma" if bundle.task == "prospectivity" else "viridis", interpolation="nearest")
+        fig.colorbar(im, ax=ax, label="probability" if bundle.task == "prospectivity" else "value")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("Map (final model, coarse)")
+    return "<h2>Map</h2>" + _img(fig)
+
+
+def _provenance(bundle) -> str:
+    rows = [("created", bundle.created or "-"), ("bands", ", ".join(bundle.band_names))]
+    rows += [(f"input {n}", f"{i.path} ({i.kind})") for n, i in bundle.spec.inputs.items()]
+    rows += [(k, v) for k, v in (bundle.versions or {}).items()]
+    options = json.dumps(bundle.options, indent=1, sort_keys=True) if bundle.options else "{}"
+    return ("<h2>Provenance</h2>" + _table(rows) + "<h3>Options</h3><pre>" + _e(options) + "</pre>"
+            "<h3>StackSpec</h3><pre>" + _e(bundle.spec.to_yaml()) + "</pre>")
+
+
+def _figure(square: bool = False, height: float = 3.6, width: float | None = None):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width or (4.8 if square else 7.5), 4.8 if square else height), dpi=100,
+                 layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _img(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return f"<p><img alt='plot' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'></p>"
+
+
+def _table(rows, header: tuple | None = None) -> str:
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))

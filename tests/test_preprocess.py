@@ -1,0 +1,108 @@
+"""Per-band preprocessing: transforms, standardisation, one-hot bands untouched, JSON round trip."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from georaster_dl.errors import SpecError
+from georaster_dl.models.preprocess import DEFAULT_TRANSFORM, Preprocessor
+
+
+@pytest.fixture
+def heavy() -> np.ndarray:
+    """A heavy-tailed survey-like band (log-normal with extreme cells), a signed band, a one-hot band."""
+    rng = np.random.default_rng(0)
+    tail = rng.lognormal(0, 1.5, 5000)
+    tail[:10] = 1e5
+    return np.c_[tail, rng.normal(0, 300, 5000), rng.integers(0, 2, 5000)].astype(np.float32)
+
+
+def _fit(x, transform):
+    return Preprocessor.fit(x, ["a", "b", "g.onehot:1"], ["continuous", "continuous", "onehot"], [transform, None, None])
+
+
+def test_default_clips_extremes_so_the_bulk_keeps_its_spread(heavy):
+    assert DEFAULT_TRANSFORM == "clip"
+    clipped = _fit(heavy, None).apply(heavy)[:, 0]
+    plain = _fit(heavy, "none").apply(heavy)[:, 0]
+    # A plain z-score squeezes 99 % of the cells into a sliver; clipping keeps them spread.
+    assert np.percentile(plain, 99) - np.percentile(plain, 1) < 0.1
+    assert np.percentile(clipped, 99) - np.percentile(clipped, 1) > 1.0
+    assert clipped.max() < 20
+    assert abs(clipped.mean()) < 1e-4 and abs(clipped.std() - 1) < 1e-3
+
+
+@pytest.mark.parametrize("transform", ["none", "log", "log1p", "quantile", "clip", "clip(1, 99)"])
+def test_transforms_standardise_the_training_values(heavy, transform):
+    out = _fit(heavy, transform).apply(heavy)
+    assert out.dtype == np.float32
+    assert abs(out[:, 0].mean()) < 1e-3 and abs(out[:, 0].std() - 1) < 1e-3
+
+
+def test_robust_scaling_uses_median_and_iqr(heavy):
+    out = _fit(heavy, "robust").apply(heavy)[:, 0]
+    assert abs(np.median(out)) < 1e-3
+    q1, q3 = np.percentile(out, [25, 75])
+    assert abs((q3 - q1) - 1.349) < 1e-2
+
+
+def test_log_and_quantile_behave_as_documented():
+    x = np.array([[0.0], [1.0], [10.0], [100.0], [1000.0]], np.float32)
+    log = Preprocessor.fit(x, ["a"], ["continuous"], ["log"])
+    assert log.bands[0]["floor"] == 1.0  # values <= 0 are raised to the smallest positive training value
+    quantile = Preprocessor.fit(x, ["a"], ["continuous"], ["quantile"])
+    ranks = quantile.apply(x)[:, 0]
+    assert np.all(np.diff(ranks) > 0)  # monotone
+    beyond = quantile.apply(np.array([[1e9], [-5.0]], np.float32))[:, 0]
+    assert beyond[0] == ranks.max() and beyond[1] == ranks.min()  # bounded outside the training range
+
+
+def test_tied_values_get_one_quantile_rank():
+    x = np.r_[np.full(600, 100.0), np.linspace(200, 1000, 400)].astype(np.float32)[:, None]
+    pre = Preprocessor.fit(x, ["d"], ["continuous"], ["quantile"])
+    assert len(np.unique(pre.apply(x[:600]))) == 1
+
+
+def test_onehot_and_class_bands_pass_unchanged(heavy):
+    pre = _fit(heavy, None)
+    np.testing.assert_array_equal(pre.apply(heavy)[:, 2], heavy[:, 2])
+    assert pre.bands[2]["transform"] is None
+
+
+def test_nan_stays_nan(heavy):
+    x = heavy[:3].copy()
+    x[1, 0] = np.nan
+    for t in ("log", "log1p", "quantile", "clip", "robust", "none"):
+        out = _fit(heavy, t).apply(x)
+        assert np.isnan(out[1, 0]) and np.isfinite(out[0]).all()
+
+
+def test_parameters_round_trip_through_json(heavy):
+    for t in ("log", "log1p", "quantile", "clip(2,98)", "robust", "none"):
+        pre = _fit(heavy, t)
+        again = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+        np.testing.assert_array_equal(again.apply(heavy), pre.apply(heavy))
+
+
+def test_constant_band_stays_finite():
+    x = np.ones((50, 1), np.float32)
+    assert np.isfinite(Preprocessor.fit(x, ["c"], ["continuous"], [None]).apply(x)).all()
+
+
+@pytest.mark.parametrize("transform, message", [
+    ("lgo", "unknown transform 'lgo' (did you mean 'log'?)"),
+    ("clip(99, 1)", "only clip takes arguments"),
+    ("log(2)", "only clip takes arguments"),
+])
+def test_bad_transforms_are_refused(heavy, transform, message):
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+        _fit(heavy, transform)
+
+
+def test_log_of_non_positive_band_is_refused():
+    x = -np.abs(np.random.default_rng(0).normal(size=(20, 1))).astype(np.float32)
+    with pytest.raises(SpecError, match="log needs positive values"):
+        Preprocessor.fit(x, ["neg"], ["continuous"], ["log"])
