@@ -1,0 +1,203 @@
+"""The model file: round trip, deterministic bytes, and refusal of tampered, unsafe or too-new files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import write_raster
+from predict_support import make_bundle
+
+from georaster_dl.errors import ModelFileError, OutputError
+from georaster_dl.models import bundle as bundle_module
+from georaster_dl.models.bundle import describe_bundle, load_bundle
+from georaster_dl.models.forward import Forward
+
+
+@pytest.fixture(scope="module")
+def spec(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("bundle")
+    rng = np.random.default_rng(0)
+    write_raster(d / "a.tif", rng.normal(100, 20, (64, 64)).astype(np.float32))
+    write_raster(d / "b.tif", rng.lognormal(0, 1, (64, 64)).astype(np.float32))
+    return {"grid": {"reference": "a"}, "inputs": {"a": {"path": str(d / "a.tif")}, "b": {"path": str(d / "b.tif")}},
+            "features": ["a", "b"]}
+
+
+@pytest.fixture(scope="module")
+def saved(spec, tmp_path_factory) -> Path:
+    return make_bundle(spec, tmp_path_factory.mktemp("saved") / "model.gdl", members=2)
+
+
+def _rows(n: int = 500) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return np.c_[rng.normal(100, 20, n), rng.lognormal(0, 1, n)].astype(np.float32)
+
+
+def _rewrite(src: Path, dst: Path, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None,
+             doc_changes: dict | None = None) -> Path:
+    """Copy a bundle, replacing or adding members; ``doc_changes`` edits model.json with a valid self-checksum."""
+    with zipfile.ZipFile(src) as zin:
+        items = {i.filename: zin.read(i) for i in zin.infolist()}
+    if doc_changes:
+        doc = json.loads(items["model.json"])
+        doc.update(doc_changes)
+        body = {k: v for k, v in doc.items() if k != "content_sha256"}
+        doc["content_sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        items["model.json"] = json.dumps(doc).encode()
+    items.update(replace or {})
+    items.update(add or {})
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, data in items.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def test_saved_and_loaded_bundle_predicts_identically(spec, tmp_path):
+    from georaster_dl.stack import Stack
+    from georaster_dl.models.bundle import ModelBundle
+    from georaster_dl.models.network import NetworkOptions, build_network
+    from georaster_dl.models.preprocess import Preprocessor
+
+    with Stack(spec) as stack:
+        x = _rows()
+        pre = Preprocessor.fit(x, stack.band_names, stack.band_kinds, stack.band_transforms)
+        opts = NetworkOptions(hidden=(8,)).validated("regression")
+        original = ModelBundle("regression", stack.spec, stack.band_names, stack.band_kinds, pre,
+                               [build_network(2, 1, "regression", opts, s) for s in (1, 2)],
+                               target={"mean": 50.0, "std": 4.0}, value_range=(40.0, 60.0))
+    path = original.save(tmp_path / "m.gdl")
+    loaded = load_bundle(path)
+    for a, b in zip(Forward(original)(x), Forward(loaded)(x)):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (loaded.task, loaded.n_members, loaded.value_range, loaded.band_names) == (
+        "regression", 2, (40.0, 60.0), ["a", "b"])
+    assert loaded.spec.to_dict() == original.spec.to_dict()
+    assert not Path(str(path) + ".partial").exists()
+
+
+def test_forward_gives_mean_and_sd_of_members_in_target_units(saved):
+    bundle = load_bundle(saved)
+    x = _rows()
+    mean, sd = Forward(bundle)(x)
+    members = np.stack([net(bundle.preprocess.apply(x)).numpy() for net in bundle.networks])
+    np.testing.assert_allclose(mean, members.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(sd, members.std(axis=0), rtol=1e-4, atol=1e-6)
+    small = Forward(bundle, batch_rows=7)(x)
+    np.testing.assert_allclose(small[0], mean, rtol=1e-6)
+    empty = Forward(bundle)(np.empty((0, 2), np.float32))
+    assert empty[0].shape == (0, 1) and empty[1].shape == (0, 1)
+    with pytest.raises(ValueError, match="rows of 2 bands"):
+        Forward(bundle)(np.zeros((3, 5), np.float32))
+
+
+def test_same_model_gives_byte_identical_files(spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    a = make_bundle(spec, tmp_path / "a.gdl", task="landform", members=2, seed=3)
+    b = make_bundle(spec, tmp_path / "b.gdl", task="landform", members=2, seed=3)
+    assert a.read_bytes() == b.read_bytes()
+    assert load_bundle(a).created == "2023-11-14T22:13:20+00:00"
+
+
+def test_tampered_network_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        data = bytearray(z.read("networks/member_01.keras"))
+    data[len(data) // 2] ^= 0xFF
+    bad = _rewrite(saved, tmp_path / "bad.gdl", replace={"networks/member_01.keras": bytes(data)})
+    with pytest.raises(ModelFileError, match="member_01.keras does not match its checksum"):
+        load_bundle(bad)
+
+
+def test_edited_model_json_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        doc = json.loads(z.read("model.json"))
+    doc["preprocess"]["bands"][0]["mean"] += 1.0
+    bad = _rewrite(saved, tmp_path / "bad.gdl", replace={"model.json": json.dumps(doc).encode()})
+    with pytest.raises(ModelFileError, match="model.json does not match its checksum"):
+        load_bundle(bad)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("../evil.keras", "member name '../evil.keras' is not allowed"),
+    ("/etc/evil", "member name '/etc/evil' is not allowed"),
+    ("networks/member_09.keras", "unexpected member networks/member_09.keras"),
+])
+def test_unexpected_or_unsafe_member_names_are_refused(saved, tmp_path, name, message):
+    bad = _rewrite(saved, tmp_path / "bad.gdl", add={name: b"x"})
+    with pytest.raises(ModelFileError, match=message.replace(".", r"\.")):
+        load_bundle(bad)
+
+
+def test_newer_format_version_gives_a_clear_error(saved, tmp_path):
+    newer = _rewrite(saved, tmp_path / "newer.gdl", doc_changes={"format_version": 99})
+    with pytest.raises(ModelFileError, match="format version 99 is newer than this georaster_dl .* upgrade"):
+        load_bundle(newer)
+    with pytest.raises(ModelFileError, match="newer"):
+        describe_bundle(newer)
+
+
+def test_band_count_must_match_the_network_input(saved, tmp_path):
+    bad = _rewrite(saved, tmp_path / "bad.gdl", doc_changes={"band_names": ["a"], "band_kinds": ["continuous"]})
+    with pytest.raises(ModelFileError, match="takes 2 inputs .* model.json lists 1 bands"):
+        load_bundle(bad)
+
+
+def _lambda_member(tmp_path: Path) -> bytes:
+    import keras
+
+    inputs = keras.Input((2,), name="features")
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="sneaky")(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+    keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
+    return (tmp_path / "lambda.keras").read_bytes()
+
+
+def test_lambda_layer_in_a_bundle_is_refused(saved, tmp_path, monkeypatch):
+    data = _lambda_member(tmp_path)
+    with zipfile.ZipFile(saved) as z:
+        doc = json.loads(z.read("model.json"))
+    members = [{"name": m["name"], "sha256": hashlib.sha256(data).hexdigest()} for m in doc["members"]]
+    bad = _rewrite(saved, tmp_path / "lambda.gdl", replace={m["name"]: data for m in members},
+                   doc_changes={"members": members})
+    with pytest.raises(ModelFileError, match="contains a 'Lambda' layer"):
+        load_bundle(bad)
+    # Keras' safe mode is the second line of defence: it refuses the Lambda even when our layer check lets it by.
+    monkeypatch.setattr(bundle_module, "ALLOWED_LAYERS", bundle_module.ALLOWED_LAYERS + ("Lambda",))
+    with pytest.raises(ModelFileError, match="cannot be loaded safely .*Lambda"):
+        load_bundle(bad)
+
+
+def test_files_that_are_not_bundles_are_refused(tmp_path):
+    (tmp_path / "x.gdl").write_text("hello")
+    with pytest.raises(ModelFileError, match="not a zip"):
+        load_bundle(tmp_path / "x.gdl")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_bundle(tmp_path / "missing.gdl")
+    with zipfile.ZipFile(tmp_path / "other.gdl", "w") as z:
+        z.writestr("readme.txt", "hi")
+    with pytest.raises(ModelFileError, match="not allowed"):
+        load_bundle(tmp_path / "other.gdl")
+
+
+def test_existing_model_file_is_kept_without_overwrite(saved, spec, tmp_path):
+    path = make_bundle(spec, tmp_path / "m.gdl")
+    bundle = load_bundle(path)
+    with pytest.raises(OutputError, match="already exists; pass --overwrite"):
+        bundle.save(path)
+    with pytest.raises(OutputError, match="must end in .gdl"):
+        bundle.save(tmp_path / "m.zip")
+    assert bundle.save(path, overwrite=True) == path
+
+
+def test_describe_bundle_is_readable_and_json_is_complete(saved):
+    text = describe_bundle(saved)
+    assert "task         prospectivity" in text and "2 member(s)" in text and "clip" in text
+    doc = json.loads(describe_bundle(saved, as_json=True))
+    assert doc["format_version"] == bundle_module.FORMAT_VERSION
+    assert {"spec", "preprocess", "versions", "members", "created", "file_sha256"} <= set(doc)
+    assert set(doc["versions"]) >= {"keras", "tensorflow", "georaster_dl"}
