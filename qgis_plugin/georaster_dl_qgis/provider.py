@@ -31,6 +31,9 @@ class GeoRasterDLProvider(QgsProcessingProvider):
     def svgIconPath(self) -> str:  # noqa: N802 - QGIS API
         return str(ICON)
 
+    def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 - QGIS API
+        return ["tif"]  # the backend writes GeoTIFF only
+
     def load(self) -> bool:
         backend.add_settings(self.name(), self.icon())
         self.refreshAlgorithms()

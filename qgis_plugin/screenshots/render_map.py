@@ -41,7 +41,7 @@ def render(map_layers: list, target: str) -> None:
         project.addMapLayer(layer)
     layout = QgsPrintLayout(project)
     layout.initializeDefaults()
-    layout.pageCollection().page(0).setPageSize(QgsLayoutSize(190, 140, MM))
+    layout.pageCollection().page(0).setPageSize(QgsLayoutSize(200, 140, MM))
     title = QgsLayoutItemLabel(layout)
     title.setText("Prospectivity mapped with GeoRaster DL in QGIS (sample data)")
     title.setFont(QFont("DejaVu Sans", 12))
@@ -63,11 +63,15 @@ def render(map_layers: list, target: str) -> None:
     layout.addLayoutItem(legend)
     scale = QgsLayoutItemScaleBar(layout)
     scale.setLinkedMap(frame)
-    scale.applyDefaultSize()
+    scale.setUnits(QgsUnitTypes.DistanceKilometers)
+    scale.setUnitLabel("km")
+    scale.setNumberOfSegmentsLeft(0)
+    scale.setNumberOfSegments(2)
+    scale.setUnitsPerSegment(2)
     scale.attemptMove(QgsLayoutPoint(134, 118, MM))
     layout.addLayoutItem(scale)
     settings = QgsLayoutExporter.ImageExportSettings()
-    settings.dpi = 110
+    settings.dpi = 96
     settings.generateWorldFile = False
     result = QgsLayoutExporter(layout).exportToImage(target, settings)
     if result != QgsLayoutExporter.Success:

@@ -43,4 +43,4 @@ class Evaluate(GeoRasterDLAlgorithm):
         if metrics:
             outputs["METRICS"] = metrics
             args += ["--metrics", metrics]
-        return [*args, "--report", outputs["REPORT"]], outputs
+        return [*args, "--report", outputs["REPORT"], "--overwrite"], outputs

@@ -117,6 +117,8 @@ def add_training(alg) -> None:
                    minValue=0.0),
             "Side of the square blocks dealt to folds, in the grid's units, e.g. 3000 m: larger than "
             "the range over which neighbouring cells look alike. Required with folds.")
+    alg.add(Number("CV_BUFFER", "Cross-validation buffer (map units)", Number.Double, 0.0, minValue=0.0),
+            "Training samples closer than this to a test fold are dropped, against leakage.", advanced=True)
     alg.add(Number("SEED", "Random seed", Number.Integer, optional=True), "Seed for reproducible training.",
             advanced=True)
     alg.add(Number("ENSEMBLE", "Ensemble members", Number.Integer, 1, minValue=1),
@@ -160,7 +162,8 @@ def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, 
             "--ensemble", str(alg.parameterAsInt(parameters, "ENSEMBLE", context))]
     folds = alg.parameterAsInt(parameters, "CV_FOLDS", context)
     if folds:
-        args += ["--cv-folds", str(folds)] + optional_args(parameters, {"CV_BLOCK_SIZE": "--cv-block-size"})
+        args += ["--cv-folds", str(folds), "--cv-buffer", str(alg.parameterAsDouble(parameters, "CV_BUFFER", context))]
+        args += optional_args(parameters, {"CV_BLOCK_SIZE": "--cv-block-size"})
     args += optional_args(parameters, {"SEED": "--seed"})
     args += ["--out", outputs["OUTPUT"], "--overwrite"]
     args += [a for name, flag in (("METRICS", "--metrics"), ("REPORT", "--report")) if name in outputs

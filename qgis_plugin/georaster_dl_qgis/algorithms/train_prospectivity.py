@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessing, QgsProcessingParameterFeatureSource
+from qgis.core import QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
 from georaster_dl_qgis.algorithms.options import (add_evidence, add_training, evidence_problem, evidence_spec,
                                                   training_args, training_problem)
+
+
+Number = QgsProcessingParameterNumber
 
 
 class TrainProspectivity(GeoRasterDLAlgorithm):
@@ -24,6 +27,10 @@ class TrainProspectivity(GeoRasterDLAlgorithm):
         self.add(QgsProcessingParameterFeatureSource("LABELS", "Known deposits",
                                                      [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
                  "Deposits and occurrences (points or polygons); select a subset to train on it only.")
+        self.add(Number("BACKGROUND_RATIO", "Background cells per deposit", Number.Double, 10.0, minValue=0.001),
+                 "Random cells drawn as negatives for each known deposit.", advanced=True)
+        self.add(Number("BUFFER", "No background within (map units)", Number.Double, 0.0, minValue=0.0),
+                 "Keep background cells at least this far from known deposits.", advanced=True)
         add_training(self)
 
     def problem(self, parameters, context):
@@ -33,4 +40,6 @@ class TrainProspectivity(GeoRasterDLAlgorithm):
         spec = evidence_spec(self, parameters, context, feedback)
         args, outputs = training_args(self, parameters, context)
         labels = self.labels_arg(parameters, "LABELS", context, feedback)
-        return ["--task", "prospectivity", "--spec", spec, "--labels", labels, *args], outputs
+        background = ["--background-ratio", str(self.parameterAsDouble(parameters, "BACKGROUND_RATIO", context)),
+                      "--buffer", str(self.parameterAsDouble(parameters, "BUFFER", context))]
+        return ["--task", "prospectivity", "--spec", spec, "--labels", labels, *background, *args], outputs
