@@ -63,25 +63,37 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
     --------
     >>> predict("landforms.gdl", "landforms.tif", inputs={"dem": "other_dem.tif"})  # doctest: +SKIP
     """
-    from georaster_dl.models.bundle import load_bundle
-
     check_window_size(window)
     out = Path(out).expanduser().resolve() if Path(out).parent.exists() else Path(out)
     check_output_path(out, overwrite)
+    with OutputLock(out):  # first, so a second run on the same output is refused at once
+        written, files = _predict_locked(model, out, inputs or {}, window, workers, device, scheduler, bands,
+                                         overwrite, resume, compress, overviews)
+    for f in files:
+        if f.style:
+            write_qml(f.path, f.style)
+    info("wrote " + ", ".join(str(p) for p in written))
+    return written
+
+
+def _predict_locked(model, out: Path, inputs: dict, window: int, workers: int | None, device: str, scheduler,
+                    bands, overwrite: bool, resume: bool, compress: str,
+                    overviews: bool) -> tuple[list[Path], list[OutputFile]]:
+    from georaster_dl.models.bundle import load_bundle
+
     used = select_device(device)
     bundle = load_bundle(model)
-    files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands,
-                         getattr(bundle, "value_range", None))
+    files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
     for f in files:
         check_output_path(f.path, overwrite)
-    overrides = {k: str(Path(v).expanduser().resolve()) for k, v in (inputs or {}).items()}
-    with OutputLock(out):
-        predictor = WindowPredictor(bundle, overrides)
+    overrides = {k: str(Path(v).expanduser().resolve()) for k, v in inputs.items()}
+    predictor = WindowPredictor(bundle, overrides)
+    try:
         grid = predictor.stack.grid
         windows = list(grid.windows(window))
         workers = workers or os.cpu_count() or 1
         info(f"predicting {grid.width} x {grid.height} cells in {len(windows)} windows on {used}"
-             + (f" with a dask cluster" if scheduler is not None else f" with {workers} worker(s)"))
+             + (" with a dask cluster" if scheduler is not None else f" with {workers} worker(s)"))
         tags = {"model_sha256": bundle.sha256, "spec_sha256": spec_hash(predictor.stack.spec)}
         writers = [GeoTIFFWriter(f.path, grid, len(f.descriptions), f.dtype, f.nodata, descriptions=f.descriptions,
                                  compress=compress, overwrite=overwrite, colormap=f.colormap,
@@ -90,19 +102,22 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
                                 "window": window, "bands": [f.descriptions for f in files], "compress": compress,
                                 "grid": grid.to_dict()})
         start = _open_writers(writers, journal, resume)
-        try:
-            _run(predictor, files, writers, journal, windows, start, workers, scheduler, model, overrides)
-        finally:
-            predictor.close()
-        written = [w.close() for w in writers]
+        _run(predictor, files, writers, journal, windows, start, workers, scheduler, model, overrides)
+    finally:
+        predictor.close()
+    written: list[Path] = []
+    try:
+        for w in writers:
+            written.append(w.close())
+    except BaseException:  # e.g. the disk filled up while the last tiles were flushed
+        for w in writers:
+            w.abort()
+        for path in written:  # a run's files are finished together or not at all
+            path.unlink(missing_ok=True)
+        raise
+    finally:
         journal.remove()
-    for f in files:
-        if f.style:
-            write_qml(f.path, f.style)
-    info("wrote " + ", ".join(str(p) for p in written))
-    return written
-
-
+    return written, files
 def _open_writers(writers: list[GeoTIFFWriter], journal: Journal, resume: bool) -> int:
     """Open fresh partial files, or truncate and reopen them to resume; returns the first window to do."""
     if not resume:

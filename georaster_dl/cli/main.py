@@ -36,9 +36,9 @@ def cli(debug: bool, json_progress: bool) -> None:
 
 
 def _register_commands() -> None:
-    from georaster_dl.cli import demo, evaluate, features, info, predict, stack, train
+    from georaster_dl.cli import demo, evaluate, features, info, predict, sample_data, stack, train
 
-    for module in (info, stack, features, train, evaluate, predict, demo):
+    for module in (info, stack, features, train, evaluate, predict, sample_data, demo):
         cli.add_command(module.command)
 
 
@@ -79,4 +79,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script wrapper."""
-    sys.exit(main())
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        # Everything worth keeping is on disk; don't wait for window threads still computing.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

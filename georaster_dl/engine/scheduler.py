@@ -19,9 +19,18 @@ Consume = Callable[[int, Window, Any], None]
 
 def run_local(windows: Sequence[Window], compute: Callable[[Window], Any], consume: Consume,
               workers: int, in_flight: int, start: int = 0) -> None:
-    """Compute ``windows[start:]`` on a thread pool; ``consume`` each result in order."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gdl-window") as pool:
+    """Compute ``windows[start:]`` on a thread pool; ``consume`` each result in order.
+
+    On an error or Ctrl-C the pool is left without waiting for the windows being
+    computed: their results are not needed, and waiting would delay the stop.
+    """
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gdl-window")
+    try:
         _drive(windows, lambda w: pool.submit(compute, w), consume, in_flight, start)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def run_distributed(client, windows: Sequence[Window], task: Callable, args: tuple, consume: Consume,

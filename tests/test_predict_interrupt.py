@@ -1,0 +1,127 @@
+"""Interrupted predictions lose nothing: SIGKILL, Ctrl-C, --resume, locks, a full disk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_raster
+from predict_support import make_bundle, synthetic_dem
+
+CLI = [sys.executable, "-m", "georaster_dl"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("interrupt")
+    write_raster(d / "dem.tif", synthetic_dem(2048, 4096), nodata=np.nan)
+    spec = {"inputs": {"dem": {"path": str(d / "dem.tif")}},
+            "features": ["dem", "dem.slope", "dem.tpi(radius=10)", "dem.geomorphons(search=8)"]}
+    path = make_bundle(spec, d / "model.gdl", members=2)
+    reference = d / "reference.tif"
+    subprocess.run(CLI + ["predict", str(path), str(reference), "--window", "512", "--workers", "1"],
+                   check=True, capture_output=True)
+    return path, reference
+
+
+def _start(model_path: Path, out: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(CLI + ["predict", str(model_path), str(out), "--window", "512", "--workers", "1", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(out: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    journal = Path(str(out) + ".partial.journal")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if journal.exists() and "windows_done" in journal.read_text():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"run ended before its first checkpoint: {proc.stderr.read()}")
+        time.sleep(0.01)
+    pytest.fail("no checkpoint written")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_sigkill_leaves_no_finished_file_and_resume_gives_identical_bytes(model, tmp_path):
+    model_path, reference = model
+    out = tmp_path / "map.tif"
+    proc = _start(model_path, out)
+    _wait_for_checkpoint(out, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    assert Path(str(out) + ".partial").exists()
+    done = subprocess.run(CLI + ["predict", str(model_path), str(out), "--window", "512", "--workers", "1",
+                                 "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "resuming after" in done.stderr
+    assert _sha(out) == _sha(reference)
+    assert not Path(str(out) + ".partial").exists() and not Path(str(out) + ".partial.journal").exists()
+
+
+def test_ctrl_c_stops_quickly_says_what_was_kept_and_resume_finishes(model, tmp_path):
+    model_path, reference = model
+    out = tmp_path / "map.tif"
+    proc = _start(model_path, out)
+    _wait_for_checkpoint(out, proc)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 2.0
+    assert proc.returncode == 130
+    assert "windows are kept in" in stderr and "--resume" in stderr
+    assert "Traceback" not in stderr
+    assert not out.exists() and Path(str(out) + ".partial").exists()
+    done = subprocess.run(CLI + ["predict", str(model_path), str(out), "--window", "512", "--workers", "1",
+                                 "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    import rasterio
+
+    with rasterio.open(out) as a, rasterio.open(reference) as b:
+        assert np.array_equal(a.read(), b.read(), equal_nan=True)
+
+
+def test_second_run_on_the_same_output_is_refused_and_the_first_is_unharmed(model, tmp_path):
+    model_path, reference = model
+    out = tmp_path / "map.tif"
+    first = _start(model_path, out)
+    _wait_for_checkpoint(out, first)
+    second = subprocess.run(CLI + ["predict", str(model_path), str(out), "--overwrite"], capture_output=True, text=True)
+    assert second.returncode == 2
+    assert "another georaster-dl run is writing" in second.stderr
+    assert first.wait(timeout=300) == 0
+    assert _sha(out) == _sha(reference)
+
+
+def test_two_runs_on_different_outputs_both_succeed(model, tmp_path):
+    model_path, reference = model
+    runs = [_start(model_path, tmp_path / f"map{i}.tif") for i in range(2)]
+    assert [r.wait(timeout=300) for r in runs] == [0, 0]
+    assert _sha(tmp_path / "map0.tif") == _sha(tmp_path / "map1.tif") == _sha(reference)
+
+
+def test_full_disk_gives_a_clear_error_and_removes_what_it_wrote(model, tmp_path):
+    model_path, _ = model
+    out = tmp_path / "map.tif"
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    run = subprocess.run(CLI + ["predict", str(model_path), str(out), "--window", "512"],
+                         capture_output=True, text=True, preexec_fn=limit_file_size)
+    assert run.returncode == 2, run.stderr
+    assert "error:" in run.stderr and "map.tif" in run.stderr and "Traceback" not in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
