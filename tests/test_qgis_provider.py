@@ -13,8 +13,8 @@ import rasterio
 from affine import Affine
 
 import georaster_dl
-from qgis_support import (ALGORITHMS, BACKEND, PLUGIN, PLUGIN_PARENT, REPO, make_profile, qgis_process,
-                          requires_qgis, run_script)
+from qgis_support import (ALGORITHMS, BACKEND, PLUGIN, PLUGIN_PARENT, REPO, make_profile, qgis_env,
+                          qgis_process, requires_qgis, run_script)
 
 @pytest.fixture(scope="module")
 def no_backend_env(tmp_path_factory):
@@ -43,6 +43,19 @@ def test_build_zip_holds_one_plugin_folder_without_caches(tmp_path):
                      "algorithms/base.py", *(f"algorithms/{a}.py" for a in ALGORITHMS)):
         assert f"{PLUGIN}/{required}" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_zip_installs_into_a_profile_like_install_from_zip(tmp_path):
+    target = tmp_path / "georaster_dl_qgis.zip"
+    subprocess.run([sys.executable, str(PLUGIN_PARENT / "build_zip.py"), str(target)], check=True, cwd=REPO,
+                   capture_output=True)
+    home = tmp_path / "home"
+    zipfile.ZipFile(target).extractall(home / ".local/share/QGIS/QGIS3/profiles/default/python/plugins")
+    env = {k: v for k, v in qgis_env(home).items() if k not in ("QGIS_PLUGINPATH", "PYTHONPATH")}
+    assert qgis_process(env, "plugins", "enable", PLUGIN).returncode == 0
+    assert set(re.findall(r"georaster_dl:(\w+)", qgis_process(env, "list").stdout)) == set(ALGORITHMS)
 
 
 def test_algorithm_modules_stay_small():
