@@ -1,0 +1,194 @@
+"""Training on the sample data: each task beats a trivial baseline and recovers the hidden rule;
+same seed, same model; bad input refused with a message naming the problem."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from model_support import FAST, sample_area
+from scipy.stats import spearmanr
+from shapely.geometry import Point
+
+from georaster_dl.errors import LabelError, OutputError, UserInputError
+from georaster_dl.models.bundle import load_bundle
+from georaster_dl.models.forward import Forward
+from georaster_dl.models.network import OptionError
+from georaster_dl.stack import Stack
+from georaster_dl.train import train
+
+CV = {"cv_folds": 3, "cv_block_size": 1500}
+
+
+def _truth(path) -> np.ndarray:
+    with rasterio.open(path) as ds:
+        a = ds.read(1, masked=True)
+    return a.astype(np.float64).filled(np.nan)
+
+
+def _model_map(bundle, spec, output=lambda m: m[:, 0]) -> np.ndarray:
+    with Stack(spec) as stack:
+        from rasterio.windows import Window
+
+        data, valid = stack.read_window(Window(0, 0, stack.grid.width, stack.grid.height))
+    out = np.full(valid.shape, np.nan)
+    out[valid] = output(Forward(bundle)(data[:, valid].T)[0])
+    return out
+
+
+@pytest.fixture(scope="module")
+def prospectivity(tmp_path_factory):
+    paths = sample_area()
+    d = tmp_path_factory.mktemp("prospectivity")
+    bundle, metrics = train(paths["spec"], paths["deposits"], "prospectivity", seed=0, out=d / "p.gdl",
+                            metrics_path=d / "p.json", report_path=d / "p.html", **CV, **FAST)
+    return bundle, metrics, d
+
+
+def test_prospectivity_beats_random_and_recovers_the_hidden_rule(prospectivity):
+    bundle, metrics, _ = prospectivity
+    cv = metrics["cv"]
+    assert cv["auc_pooled"] > 0.7  # random ranking: 0.5
+    assert cv["folds"] == 3 and len(cv["per_fold"]) == 3
+    paths = sample_area()
+    truth = _truth(paths["truth_prospectivity"])
+    score = _model_map(bundle, paths["spec"])
+    ok = np.isfinite(truth) & np.isfinite(score)
+    assert spearmanr(truth[ok], score[ok]).statistic > 0.5
+    # the rule's inputs (fault distance, host unit, magnetics) matter; elevation does not
+    imp = metrics["importance"]
+    assert min(imp["faults.distance"], imp["geology.onehot"], imp["mag"]) > imp["dem"]
+
+
+def test_prospectivity_outputs_hold_the_promised_figures(prospectivity):
+    bundle, metrics, d = prospectivity
+    doc = json.loads((d / "p.json").read_text())
+    assert doc["task"] == "prospectivity"
+    assert {"folds", "auc_mean", "auc_sd", "auc_pooled", "captured", "prediction_rate", "roc"} <= set(doc["cv"])
+    assert set(doc["cv"]["captured"]) == {"top_5pct", "top_10pct", "top_20pct"}
+    assert doc["training"]["success"]["auc"] >= doc["cv"]["auc_pooled"] - 0.1
+    html = (d / "p.html").read_text()
+    for section in ("Training curves", "ROC curve", "Success-rate and prediction-rate curves",
+                    "Permutation importance", "Map"):
+        assert f"<h2>{section}" in html
+    assert html.count("data:image/png;base64,") == 5
+    loaded = load_bundle(d / "p.gdl")
+    assert loaded.metrics["cv"]["auc_pooled"] == pytest.approx(metrics["cv"]["auc_pooled"])
+    assert loaded.options["training"]["background_ratio"] == 10.0
+    assert set(loaded.input_sha256) >= {str(p) for p in (sample_area()["dem"], sample_area()["deposits"])}
+    x = np.random.default_rng(0).normal(size=(50, len(bundle.band_names))).astype(np.float32)
+    np.testing.assert_array_equal(Forward(loaded)(x)[0], Forward(bundle)(x)[0])
+
+
+def test_landform_beats_the_majority_class_and_recovers_the_rule():
+    paths = sample_area()
+    bundle, metrics = train(paths["spec"], paths["landforms"], "landform", label_field="landform", seed=0,
+                            **CV, **{**FAST, "epochs": 150, "patience": 30})
+    cv = metrics["cv"]
+    assert cv["accuracy"] > cv["baseline_accuracy"] + 0.25
+    assert cv["kappa"] > 0.3
+    assert [c["name"] for c in bundle.classes] == sorted(c["name"] for c in bundle.classes)
+    # slope and TPI define the classes: they matter most
+    top = sorted(metrics["importance"], key=metrics["importance"].get)[-2:]
+    assert set(top) == {"dem.slope", "dem.tpi(radius=5)"}
+    truth = _truth(paths["truth_landform"])
+    names = {1: "valley floor", 2: "lower slope", 3: "upper slope", 4: "ridge", 5: "plain"}
+    index = {c["name"]: i for i, c in enumerate(bundle.classes)}
+    expected = np.vectorize(lambda v: index.get(names.get(int(v), ""), -1) if np.isfinite(v) else -1)(truth)
+    predicted = _model_map(bundle, paths["spec"], lambda m: m.argmax(axis=1))
+    ok = (expected >= 0) & np.isfinite(predicted)
+    assert (predicted[ok] == expected[ok]).mean() > 0.55  # five classes: 0.2 by chance
+
+
+def test_regression_beats_the_mean_and_follows_the_rule():
+    paths = sample_area(512)  # 100 assays (50 on the smaller area are too few for three folds)
+    bundle, metrics = train(paths["spec"], paths["assays"], "regression", label_field="cu_ppm", seed=0,
+                            cv_folds=3, cv_block_size=3000, **FAST)
+    assert metrics["cv"]["r2"] > 0.35  # predicting the mean: 0
+    assert set(sorted(metrics["importance"], key=metrics["importance"].get)[-2:]) == {"mag", "radiometrics"}
+    assert bundle.target["std"] > 0 and bundle.value_range[0] < bundle.value_range[1]
+    truth = _truth(paths["truth_cu"])
+    value = _model_map(bundle, paths["spec"])
+    ok = np.isfinite(truth) & np.isfinite(value)
+    assert spearmanr(truth[ok], value[ok]).statistic > 0.5
+
+
+def test_same_seed_gives_the_same_bundle_and_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    paths = sample_area()
+    runs = [train(paths["spec"], paths["deposits"], "prospectivity", seed=4, ensemble=2, cv_folds=2,
+                  cv_block_size=2500, out=tmp_path / f"{i}.gdl", **{**FAST, "epochs": 8}) for i in range(2)]
+    assert runs[0][1] == runs[1][1]
+    assert (tmp_path / "0.gdl").read_bytes() == (tmp_path / "1.gdl").read_bytes()
+    other = train(paths["spec"], paths["deposits"], "prospectivity", seed=5, ensemble=2, cv_folds=2,
+                  cv_block_size=2500, **{**FAST, "epochs": 8})[1]
+    assert other["cv"]["auc_pooled"] != runs[0][1]["cv"]["auc_pooled"]
+
+
+@pytest.fixture
+def points(tmp_path):
+    """Write labels at chosen cell centres of the sample grid into a GeoPackage."""
+    with Stack(sample_area()["spec"], prepare=False) as stack:
+        grid = stack.grid
+
+    def write(file: str, rows, cols, **fields) -> str:
+        xs, ys = grid.xy(np.asarray(rows), np.asarray(cols))
+        frame = gpd.GeoDataFrame(fields, geometry=[Point(x, y) for x, y in zip(xs, ys)], crs=grid.crs)
+        frame.to_file(tmp_path / f"{file}.gpkg")
+        return str(tmp_path / f"{file}.gpkg")
+
+    return write
+
+
+def test_class_with_too_few_labels_is_named(points):
+    path = points("few", range(20, 40, 2), range(20, 40, 2), kind=["granite"] * 7 + ["ridge"] * 3)
+    with pytest.raises(LabelError, match="class 'ridge' has 3 label"):
+        train(sample_area()["spec"], path, "landform", label_field="kind", epochs=1)
+
+
+def test_nan_and_text_targets_are_refused(points):
+    path = points("cu", range(20, 40), range(20, 40), cu=[1.0] * 19 + [np.nan], name=["a"] * 20)
+    with pytest.raises(LabelError, match="1 target.* empty or NaN"):
+        train(sample_area()["spec"], path, "regression", label_field="cu", epochs=1)
+    with pytest.raises(LabelError, match="holds text; a regression target must be numeric"):
+        train(sample_area()["spec"], path, "regression", label_field="name", epochs=1)
+    with pytest.raises(LabelError, match="has no field 'cu_ppm'"):
+        train(sample_area()["spec"], path, "regression", label_field="cu_ppm", epochs=1)
+    with pytest.raises(LabelError, match="needs a class field"):
+        train(sample_area()["spec"], path, "landform", epochs=1)
+
+
+def test_prospectivity_field_must_be_presence_or_absence(points):
+    path = points("flag", range(20, 40), range(20, 40), flag=[2] * 20)
+    with pytest.raises(LabelError, match="must hold 1 .presence. or 0 .known absence."):
+        train(sample_area()["spec"], path, "prospectivity", label_field="flag", epochs=1)
+
+
+def test_labels_only_on_nodata_are_refused(points):
+    with rasterio.open(sample_area()["dem"]) as ds:
+        rows, cols = np.nonzero(ds.read_masks(1) == 0)
+    path = points("lake", rows[:10], cols[:10])
+    with pytest.raises(LabelError, match="all 10 labels fall on cells where some feature is nodata"):
+        train(sample_area()["spec"], path, "prospectivity", epochs=1)
+
+
+@pytest.mark.parametrize("options, error, message", [
+    ({"activation": "relux"}, OptionError, "valid: 'relu'"),
+    ({"optimizer": "adagrad"}, OptionError, "valid: 'adam', 'sgd', 'rmsprop'"),
+    ({"cv_folds": 3}, UserInputError, "--cv-folds needs --cv-block-size"),
+    ({"ensemble": 0}, UserInputError, "--ensemble must be at least 1"),
+    ({"background_ratio": 0}, UserInputError, "--background-ratio must be positive"),
+])
+def test_bad_options_are_refused_before_training(options, error, message):
+    with pytest.raises(error, match=message):
+        train(sample_area()["spec"], sample_area()["deposits"], "prospectivity", **options)
+
+
+def test_existing_outputs_are_refused_before_training(tmp_path):
+    (tmp_path / "m.gdl").write_bytes(b"old")
+    with pytest.raises(OutputError, match="already exists"):
+        train(sample_area()["spec"], sample_area()["deposits"], "prospectivity", out=tmp_path / "m.gdl")
+    assert (tmp_path / "m.gdl").read_bytes() == b"old"
