@@ -178,6 +178,16 @@ def test_outputs_load_styled_with_the_models_class_names(env, sample, classified
     assert styled[prospectivity_map["OUTPUT"]]["type"] == "singlebandpseudocolor"
 
 
+def test_toolbox_run_adds_styled_class_and_probability_layers_to_the_project(env, sample, landform_model, tmp_path):
+    target = tmp_path / "landforms.tif"
+    params = {"MODEL": landform_model["OUTPUT"], "DEM": str(sample / "dem.tif"), "OUTPUT": str(target)}
+    added = pyqgis(env, tmp_path, load={"algorithm": "georaster_dl:classify_landforms", "params": params})["load"]
+    names = set(gpd.read_file(sample / "landforms.gpkg")["landform"])
+    assert added[str(target)]["type"] == "paletted" and set(added[str(target)]["classes"].values()) == names
+    probabilities = added[str(tmp_path / "landforms_probabilities.tif")]
+    assert probabilities["type"] == "singlebandpseudocolor" and probabilities["band_count"] == len(names)
+
+
 def test_memory_and_virtual_layers_are_written_to_files_for_the_backend(env, sample, tmp_path):
     result = pyqgis(env, tmp_path, layers={"dem": str(sample / "dem.tif"), "faults": str(sample / "faults.gpkg"),
                                            "out": str(tmp_path / "stack.tif")})["layers"]

@@ -8,6 +8,8 @@ CONFIG keys (each optional):
       processing.run with a feedback that cancels at the first progress report
   "loader": [PATH, ...]
       style each raster through the plugin's loader and describe its renderer
+  "load": {"algorithm": ID, "params": {...}}
+      processing.runAndLoadResults, as the toolbox runs it: describe the layers it added
 """
 import json
 import sys
@@ -16,7 +18,7 @@ from pathlib import Path
 
 sys.path.append("/usr/share/qgis/python/plugins")
 from qgis.core import (QgsApplication, QgsFeatureRequest, QgsProcessingException,  # noqa: E402
-                       QgsProcessingFeedback, QgsRasterLayer, QgsVectorLayer)
+                       QgsProcessingFeedback, QgsProject, QgsRasterLayer, QgsVectorLayer)
 
 app = QgsApplication([], False)
 app.initQgis()
@@ -97,21 +99,26 @@ def check_cancel(cfg):
             "alive_after": [p for p in feedback.pids if p in processes_with(cfg["out"])], "left": left}
 
 
+def describe(layer):
+    renderer = layer.renderer()
+    info = {"type": renderer.type(), "band_count": layer.bandCount()}
+    if renderer.type() == "paletted":
+        info["classes"] = {int(c.value): c.label for c in renderer.classes()}
+    elif renderer.type() == "singlebandpseudocolor":
+        info["range"] = [renderer.classificationMin(), renderer.classificationMax()]
+    return info
+
+
 def check_loader(paths):
-    described = {}
-    for path in paths:
-        layer = load_styled(path)
-        renderer = layer.renderer()
-        info = {"type": renderer.type(), "band_count": layer.bandCount()}
-        if renderer.type() == "paletted":
-            info["classes"] = {int(c.value): c.label for c in renderer.classes()}
-        elif renderer.type() == "singlebandpseudocolor":
-            info["range"] = [renderer.classificationMin(), renderer.classificationMax()]
-        described[path] = info
-    return described
+    return {path: describe(load_styled(path)) for path in paths}
+
+
+def check_load(cfg):
+    processing.runAndLoadResults(cfg["algorithm"], cfg["params"])
+    return {layer.source(): describe(layer) for layer in QgsProject.instance().mapLayers().values()}
 
 
 config = json.loads(Path(sys.argv[1]).read_text())
 ProcessingConfig.setSettingValue("GEORASTER_DL_COMMAND", config["backend"])
-checks = {"layers": check_layers, "cancel": check_cancel, "loader": check_loader}
+checks = {"layers": check_layers, "cancel": check_cancel, "loader": check_loader, "load": check_load}
 print(json.dumps({name: check(config[name]) for name, check in checks.items() if name in config}))
