@@ -15,7 +15,7 @@ from georaster_dl.engine.device import select_device
 from georaster_dl.engine.journal import Journal, OutputLock, truncate_to
 from georaster_dl.engine.outputs import OutputFile, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
-from georaster_dl.engine.worker import WindowPredictor, model_classes, predict_window_task
+from georaster_dl.engine.worker import WindowPredictor, auto_window, model_classes, predict_window_task
 from georaster_dl.errors import Interrupted, OutputError
 from georaster_dl.export import spec_hash
 from georaster_dl.grid import check_window_size
@@ -28,7 +28,7 @@ CHECKPOINT_EVERY = 8
 
 
 def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[str, str] | None = None,
-            window: int = 1024, workers: int | None = None, device: str = "auto", scheduler=None,
+            window: int | None = None, workers: int | None = None, device: str = "auto", scheduler=None,
             bands: tuple[str, ...] | None = None, overwrite: bool = False, resume: bool = False,
             compress: str = "zstd", overviews: bool = False) -> list[Path]:
     """Predict ``model`` over its grid into ``out`` (and sibling files for landform probabilities).
@@ -41,8 +41,9 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         Output GeoTIFF; a ``.qml`` style is written beside it.
     inputs : dict, optional
         Input paths to use instead of the training ones, by input name.
-    window : int
-        Window size in cells (a multiple of 512).
+    window : int, optional
+        Window size in cells (a multiple of 512); default 1024, or 512 for models with
+        so many bands that a 1024 window would hold more than 128 MiB of features.
     workers : int, optional
         Windows computed at once (default: CPU count).
     device : {'auto', 'cpu', 'gpu'}
@@ -63,7 +64,8 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
     --------
     >>> predict("landforms.gdl", "landforms.tif", inputs={"dem": "other_dem.tif"})  # doctest: +SKIP
     """
-    check_window_size(window)
+    if window is not None:
+        check_window_size(window)
     out = Path(out).expanduser().resolve() if Path(out).parent.exists() else Path(out)
     check_output_path(out, overwrite)
     with OutputLock(out):  # first, so a second run on the same output is refused at once
@@ -76,7 +78,7 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
     return written
 
 
-def _predict_locked(model, out: Path, inputs: dict, window: int, workers: int | None, device: str, scheduler,
+def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers: int | None, device: str, scheduler,
                     bands, overwrite: bool, resume: bool, compress: str,
                     overviews: bool) -> tuple[list[Path], list[OutputFile]]:
     from georaster_dl.models.bundle import load_bundle
@@ -89,6 +91,7 @@ def _predict_locked(model, out: Path, inputs: dict, window: int, workers: int | 
     overrides = {k: str(Path(v).expanduser().resolve()) for k, v in inputs.items()}
     predictor = WindowPredictor(bundle, overrides)
     try:
+        window = window or auto_window(len(bundle.band_names))
         grid = predictor.stack.grid
         windows = list(grid.windows(window))
         workers = workers or os.cpu_count() or 1
@@ -152,7 +155,7 @@ def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoT
         with progress("predict", len(windows), "predicting windows") as bar:
             bar.update(start)
             if scheduler is None:
-                run_local(windows, lambda w: predictor(w, files), consume, workers, workers + 2, start)
+                run_local(windows, lambda w: predictor(w, files), consume, workers, workers + 1, start)
             else:
                 client = _client(scheduler)
                 args = (str(Path(model).resolve()), predictor.bundle.sha256, tuple(sorted(overrides.items())), files)

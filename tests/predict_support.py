@@ -20,12 +20,16 @@ CLASS_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]
 
 
 def make_bundle(spec, path: Path, task: str = "prospectivity", hidden=(16, 16), members: int = 1,
-                n_classes: int = 3, seed: int = 0) -> Path:
-    """Save an untrained bundle for ``spec`` at ``path`` and return the path."""
+                n_classes: int = 3, seed: int = 0, sample_window: int | None = None) -> Path:
+    """Save an untrained bundle for ``spec`` at ``path`` and return the path.
+
+    The preprocessing is fitted on 2000 random cells (of the top-left ``sample_window``
+    square only, when given, so that large benchmark rasters are not read in full).
+    """
     with Stack(spec) as stack:
         rng = np.random.default_rng(seed)
-        rows = rng.integers(0, stack.grid.height, 2000)
-        cols = rng.integers(0, stack.grid.width, 2000)
+        rows = rng.integers(0, min(stack.grid.height, sample_window or stack.grid.height), 2000)
+        cols = rng.integers(0, min(stack.grid.width, sample_window or stack.grid.width), 2000)
         x = stack.sample_cells(rows, cols)
         x = x[np.isfinite(x).all(axis=1)]
         preprocess = Preprocessor.fit(x, stack.band_names, stack.band_kinds, stack.band_transforms)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option, window_option
+from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option
 from georaster_dl.engine.device import DEVICES
 
 
@@ -23,7 +23,9 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.argument("out", type=click.Path())
 @click.option("--input", "inputs", multiple=True, callback=_parse_inputs, metavar="NAME=PATH",
               help="Use PATH for the model's input NAME (repeatable); other inputs keep their training paths.")
-@window_option
+@click.option("--window", type=int, default=None,
+              help="Window size in cells, a multiple of 512 [default: 1024, or 512 when the model has so many "
+                   "bands that a 1024 window would exceed the memory budget].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Windows computed at once [default: CPUs].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where the network runs; auto takes a GPU when TensorFlow sees one.")
@@ -35,7 +37,7 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @compress_option
 @overviews_option
 @overwrite_option
-def command(model: str, out: str, inputs: dict, window: int, workers: int | None, device: str,
+def command(model: str, out: str, inputs: dict, window: int | None, workers: int | None, device: str,
             scheduler: str | None, bands: str | None, resume: bool, compress: str, overviews: bool,
             overwrite: bool) -> None:
     """Predict MODEL (.gdl) over its grid into OUT.tif (+ OUT.qml style).

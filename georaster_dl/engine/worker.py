@@ -15,7 +15,18 @@ from rasterio.windows import Window
 
 from georaster_dl.engine.outputs import ClassInfo, OutputFile, arrange
 from georaster_dl.errors import ModelFileError
+from georaster_dl.grid import TILE_SIZE
 from georaster_dl.stack import Stack
+
+#: Rows handed to the forward pass at once.
+STRIP_ROWS = 131_072
+#: Bytes of features one window may hold; sets the default window size.
+WINDOW_BUDGET = 128 * 2**20
+
+
+def auto_window(n_bands: int) -> int:
+    """Default window: 1024 cells, or 512 when 1024 x 1024 x bands float32 exceeds the budget."""
+    return 2 * TILE_SIZE if n_bands * (2 * TILE_SIZE) ** 2 * 4 <= WINDOW_BUDGET else TILE_SIZE
 
 
 class WindowPredictor:
@@ -43,8 +54,18 @@ class WindowPredictor:
     def __call__(self, window: Window, files: list[OutputFile]) -> dict[str, np.ndarray]:
         """Output bands of every file in ``files`` over ``window``."""
         data, valid = self.stack.read_window(window)
-        rows = np.ascontiguousarray(data[:, valid].T)
-        mean, sd = self.forward(rows)
+        flat = data.reshape(data.shape[0], -1)
+        cells = np.flatnonzero(valid.ravel())
+        mean = np.empty((cells.size, self.forward.n_outputs), np.float32)
+        sd = np.empty_like(mean) if self.forward.n_members > 1 else None
+        # Rows are gathered a strip at a time: a (cells, bands) copy of a whole window
+        # would double the window's memory when a model has many (one-hot) bands.
+        for start in range(0, cells.size, STRIP_ROWS):
+            part = slice(start, start + STRIP_ROWS)
+            m, s = self.forward(np.ascontiguousarray(flat[:, cells[part]].T))
+            mean[part] = m
+            if sd is not None:
+                sd[part] = s
         return arrange(files, self.bundle.task, self.classes, mean, sd, valid)
 
     def close(self) -> None:
