@@ -12,11 +12,15 @@ from georaster_dl.progress import info
 def run_demo(folder: str | Path = "sample_data", quick: bool = False) -> dict[str, Path]:
     """Run the main job on the sample data in ``folder``; returns the outputs written.
 
-    Generates the sample data when ``folder/spec.yaml``'s inputs are missing, then
-    writes ``folder/out/stack.tif`` and ``folder/out/stack_preview.png``.
+    Generates the sample data when it is missing, then writes to ``folder/out/``: the
+    aligned stack with a PNG preview; a landform model and a prospectivity model (with
+    spatial cross-validation, metrics and HTML reports); their predicted maps; and a PNG
+    of the maps. ``quick`` trains briefly without cross-validation (a smoke run).
     """
     from georaster_dl.export import write_stack
+    from georaster_dl.predict import predict
     from georaster_dl.sampledata import write_sample_data
+    from georaster_dl.train import train
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -25,10 +29,67 @@ def run_demo(folder: str | Path = "sample_data", quick: bool = False) -> dict[st
         write_sample_data(folder)
     out = folder / "out"
     out.mkdir(exist_ok=True)
-    outputs = {"stack": write_stack(folder / "spec.yaml", out / "stack.tif", overwrite=True)}
+    spec = folder / "spec.yaml"
+    outputs = {"stack": write_stack(spec, out / "stack.tif", overwrite=True)}
     outputs["preview"] = write_preview(outputs["stack"], out / "stack_preview.png")
-    info(f"wrote {outputs['preview']}")
+    cv = {} if quick else {"cv_folds": 4, "cv_block_size": 6000}
+    epochs = 20 if quick else 200
+    for task, labels, field in (("landform", "landforms.gpkg", "landform"),
+                                ("prospectivity", "deposits.gpkg", None)):
+        model = out / f"{task}.gdl"
+        _, metrics = train(spec, folder / labels, task, label_field=field, epochs=epochs, seed=0, out=model,
+                           metrics_path=out / f"{task}_metrics.json", report_path=out / f"{task}_report.html",
+                           overwrite=True, **cv)
+        outputs[f"{task}_model"] = model
+        outputs[f"{task}_report"] = out / f"{task}_report.html"
+        outputs[f"{task}_map"] = predict(model, out / f"{task}.tif", overwrite=True)[0]
+        info(f"{task}: {_headline(metrics)}")
+    outputs["maps_preview"] = write_map_preview(outputs["landform_map"], outputs["prospectivity_map"],
+                                                out / "maps_preview.png")
+    info(f"demo finished: outputs in {out}")
     return outputs
+
+
+def _headline(metrics: dict) -> str:
+    cv = metrics.get("cv") or {}
+    if "auc_pooled" in cv:
+        return f"pooled out-of-fold ROC AUC {cv['auc_pooled']:.3f} (folds {cv['auc_mean']:.3f} ± {cv['auc_sd']:.3f})"
+    if "kappa" in cv:
+        return f"out-of-fold accuracy {cv['accuracy']:.3f}, kappa {cv['kappa']:.3f}"
+    return "trained without cross-validation"
+
+
+def write_map_preview(landform: Path, prospectivity: Path, png: Path) -> Path:
+    """A PNG with the landform classes (their colour table) beside the prospectivity map."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import rasterio
+    from matplotlib.colors import ListedColormap
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 5))
+    with rasterio.open(landform) as ds:
+        classes = ds.read(1)
+        cmap = ds.colormap(1)
+        names = {int(k.split("_")[1]): v for k, v in ds.tags(1).items() if k.startswith("CLASS_")}
+    top = max(names)
+    colours = ListedColormap([tuple(c / 255 for c in cmap.get(i, (0, 0, 0, 0))) for i in range(top + 1)])
+    left.imshow(classes, cmap=colours, vmin=0, vmax=top, interpolation="nearest")
+    left.set_title("landform classes")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours(i)) for i in sorted(names)]
+    left.legend(handles, [names[i] for i in sorted(names)], loc="lower left", fontsize=7)
+    with rasterio.open(prospectivity) as ds:
+        prob = ds.read(1)
+    image = right.imshow(prob, cmap="RdYlBu_r", vmin=0, vmax=1)
+    right.set_title("prospectivity (probability)")
+    fig.colorbar(image, ax=right, fraction=0.046)
+    for ax in (left, right):
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+    return png
 
 
 def write_preview(raster: Path, png: Path, max_bands: int = 6) -> Path:
