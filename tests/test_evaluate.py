@@ -1,0 +1,76 @@
+"""Evaluating a model against labels, from Python and from the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from model_support import FAST, sample_area
+
+from georaster_dl.cli.main import main
+from georaster_dl.errors import LabelError
+from georaster_dl.evaluate import evaluate
+from georaster_dl.train import train
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("evaluate")
+    paths = sample_area()
+    _, metrics = train(paths["spec"], paths["deposits"], "prospectivity", seed=1, out=d / "p.gdl",
+                       **{**FAST, "epochs": 20})
+    return d / "p.gdl", metrics
+
+
+def test_evaluating_on_the_training_points_reproduces_the_success_rate(model):
+    path, trained = model
+    m = evaluate(path, sample_area()["deposits"])
+    assert m["task"] == "prospectivity"
+    assert m["evaluation"]["auc"] == pytest.approx(trained["training"]["success"]["auc"])
+    assert m["evaluation"]["captured"] == trained["training"]["success"]["captured"]
+    assert m["labels"]["n_used"] == trained["labels"]["n_used"]
+
+
+def test_known_absences_get_their_own_auc(model, tmp_path):
+    path, _ = model
+    deposits = gpd.read_file(sample_area()["deposits"])
+    with_absences = deposits.copy()
+    with_absences["flag"] = 1
+    shifted = deposits.copy()
+    shifted["geometry"] = deposits.geometry.translate(0.01, 0.01)  # about 1 km away, degrees
+    shifted["flag"] = 0
+    labels = tmp_path / "labels.gpkg"
+    gpd.GeoDataFrame(np.r_[with_absences.to_numpy(), shifted.to_numpy()], columns=with_absences.columns,
+                     geometry="geometry", crs=deposits.crs).to_file(labels)
+    m = evaluate(path, labels, label_field="flag")["evaluation"]
+    assert 0 <= m["auc_absences"] <= 1 and m["n_positives"] == len(deposits)
+
+
+def test_landform_classes_unknown_to_the_model_are_named(tmp_path):
+    paths = sample_area()
+    landforms = gpd.read_file(paths["landforms"])
+    bundle, _ = train(paths["spec"], paths["landforms"], "landform", label_field="landform", seed=0,
+                      **{**FAST, "epochs": 5})
+    landforms.loc[:4, "landform"] = "cliff"
+    landforms.to_file(tmp_path / "new.gpkg")
+    with pytest.raises(LabelError, match="class 'cliff' of the labels is not a class of the model"):
+        evaluate(bundle, tmp_path / "new.gpkg")
+    m = evaluate(bundle, paths["landforms"])["evaluation"]  # the training field is the default
+    assert 0 <= m["accuracy"] <= 1 and len(m["confusion"]) == 5
+
+
+def test_evaluate_command_writes_metrics_and_report(model, tmp_path, capsys):
+    path, _ = model
+    args = ["evaluate", str(path), "--labels", str(sample_area()["deposits"]), "--metrics",
+            str(tmp_path / "m.json"), "--report", str(tmp_path / "r.html")]
+    assert main(args) == 0
+    assert "evaluation: auc" in capsys.readouterr().err
+    assert json.loads((tmp_path / "m.json").read_text())["evaluation"]["auc"] > 0.5
+    html = (tmp_path / "r.html").read_text()
+    assert "<h2>ROC curve" in html and "<h2>Map" in html
+    assert main(args) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "none.gdl"), "--labels", str(sample_area()["deposits"])]) == 2
+    assert "none.gdl does not exist" in capsys.readouterr().err
