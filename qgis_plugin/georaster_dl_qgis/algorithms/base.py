@@ -125,15 +125,16 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
         """Path of the raster layer parameter ``name`` (exported first if not a file)."""
         return layers.raster_path(self.parameterAsRasterLayer(parameters, name, context), context, feedback)
 
-    def labels_arg(self, parameters: dict, name: str, context: QgsProcessingContext,
-                   feedback: QgsProcessingFeedback) -> str:
-        """Path of a one-layer file holding the features of source parameter ``name``.
+    def labels_args(self, parameters: dict, name: str, context: QgsProcessingContext,
+                    feedback: QgsProcessingFeedback) -> list[str]:
+        """``--labels PATH [--layer NAME]`` for the features of source parameter ``name``.
 
-        Selections, filters, GeoPackage layers of multi-layer files and memory layers are
-        written to a temporary GeoPackage first.
+        A GeoPackage layer passes its file and layer name; selections, filters and memory or
+        other non-file layers are written to a temporary GeoPackage first.
         """
-        return self.parameterAsCompatibleSourceLayerPath(parameters, name, context, layers.VECTOR_FORMATS,
-                                                         "gpkg", feedback)
+        path, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
+            parameters, name, context, layers.VECTOR_FORMATS, "gpkg", feedback)
+        return ["--labels", path, *(["--layer", layer] if layer else [])]
 
     @staticmethod
     def write_spec(spec: dict, feedback: QgsProcessingFeedback) -> str:

@@ -35,7 +35,7 @@ class Evaluate(GeoRasterDLAlgorithm):
     def arguments(self, parameters, context, feedback):
         outputs = {"REPORT": self.parameterAsFileOutput(parameters, "REPORT", context)}
         args = [self.parameterAsFile(parameters, "MODEL", context),
-                "--labels", self.labels_arg(parameters, "LABELS", context, feedback)]
+                *self.labels_args(parameters, "LABELS", context, feedback)]
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
         if field:
             args += ["--label-field", field]

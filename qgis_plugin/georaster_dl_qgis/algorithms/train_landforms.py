@@ -53,6 +53,6 @@ class TrainLandforms(GeoRasterDLAlgorithm):
             spec = self.write_spec(build_spec(dem, terrain, [], [], [], reference_name="dem",
                                               reference_as_feature=False), feedback)
         args, outputs = training_args(self, parameters, context)
-        labels = self.labels_arg(parameters, "LABELS", context, feedback)
+        labels = self.labels_args(parameters, "LABELS", context, feedback)
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
-        return ["--task", "landform", "--spec", spec, "--labels", labels, "--label-field", field, *args], outputs
+        return ["--task", "landform", "--spec", spec, *labels, "--label-field", field, *args], outputs

@@ -39,7 +39,7 @@ class TrainProspectivity(GeoRasterDLAlgorithm):
     def arguments(self, parameters, context, feedback):
         spec = evidence_spec(self, parameters, context, feedback)
         args, outputs = training_args(self, parameters, context)
-        labels = self.labels_arg(parameters, "LABELS", context, feedback)
+        labels = self.labels_args(parameters, "LABELS", context, feedback)
         background = ["--background-ratio", str(self.parameterAsDouble(parameters, "BACKGROUND_RATIO", context)),
                       "--buffer", str(self.parameterAsDouble(parameters, "BUFFER", context))]
-        return ["--task", "prospectivity", "--spec", spec, "--labels", labels, *background, *args], outputs
+        return ["--task", "prospectivity", "--spec", spec, *labels, *background, *args], outputs

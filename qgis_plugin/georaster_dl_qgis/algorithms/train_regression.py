@@ -34,7 +34,7 @@ class TrainRegression(GeoRasterDLAlgorithm):
     def arguments(self, parameters, context, feedback):
         spec = evidence_spec(self, parameters, context, feedback)
         args, outputs = training_args(self, parameters, context)
-        labels = self.labels_arg(parameters, "LABELS", context, feedback)
+        labels = self.labels_args(parameters, "LABELS", context, feedback)
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
-        return ["--task", "regression", "--spec", spec, "--labels", labels, "--label-field", field,
+        return ["--task", "regression", "--spec", spec, *labels, "--label-field", field,
                 *args], outputs
