@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/georaster-dl demo sample_data
 
 test: $(STAMP) system-deps-test
-	$(BIN)/python -m pytest -n 2 --durations=15 tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15 tests
 
 plugin:
 	mkdir -p dist
