@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from georaster_dl.errors import LabelError, ModelFileError, closest, one_of
+from georaster_dl.errors import LabelError, closest, one_of
 from georaster_dl.io.writer import check_output_path
 from georaster_dl.metrics import (area_metrics, landform_metrics, negative_mask, plain_json, regression_metrics,
                                   roc_points, write_metrics)
@@ -68,9 +68,7 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
     bundle = model if isinstance(model, ModelBundle) else load_bundle(model)
     label_field = label_field or (bundle.options.get("training") or {}).get("label_field")
     with Stack(bundle.spec.with_inputs(inputs or {}), prepare=False) as stack:
-        if stack.band_names != list(bundle.band_names):
-            raise ModelFileError(f"the inputs give bands {stack.band_names[:5]}... but the model was trained on "
-                                 f"{list(bundle.band_names)[:5]}...; check the input overrides")
+        bundle.check_bands(stack.band_names, bool(inputs))
         label_data = read_labels_on(labels, stack, label_field, where, layer)
         labelset = label_samples(stack, label_data, bundle.task, label_field, min_per_class=1)
         info(label_summary(labelset, label_data))

@@ -232,7 +232,8 @@ def _numbers(values: np.ndarray | None, where: str) -> np.ndarray:
     try:
         v = values.astype(np.float64)
     except (TypeError, ValueError):
-        raise LabelError(f"{where} holds text; a regression target must be numeric") from None
+        raise LabelError(f"{where} holds text; a regression target must be numeric: choose a numeric "
+                         "--label-field") from None
     bad = ~np.isfinite(v)
     if bad.any():
         raise LabelError(f"{where}: {int(bad.sum())} target(s) are empty or NaN; remove them or filter "

@@ -17,7 +17,7 @@ from rasterio.errors import CRSError
 from rasterio.windows import Window
 
 from georaster_dl import features as _features  # noqa: F401  (registers built-in features)
-from georaster_dl.errors import GridError
+from georaster_dl.errors import GridError, InputFileError
 from georaster_dl.features.registry import KernelContext, ResolvedFeature, resolve
 from georaster_dl.grid import TILE_SIZE, Grid, cell_sizes_m, pad_window
 from georaster_dl.io.rasters import RasterSource
@@ -59,6 +59,9 @@ class Stack:
             self.grid = _build_grid(spec, self.sources)
             for source in self.sources.values():
                 source.attach(self.grid)
+            for name in dict.fromkeys(f.input for f in spec.features):  # a grid-only reference may be empty
+                if isinstance(self.sources[name], RasterSource):
+                    _check_has_data(self.sources[name], self.grid)
             self.spec = _pin_categories(spec, self.sources)
             self.features: list[ResolvedFeature] = [resolve(f, self.spec.inputs[f.input]) for f in self.spec.features]
             for f in self.features:
@@ -252,6 +255,17 @@ def _build_grid(spec: StackSpec, sources: dict) -> Grid:
     except CRSError:
         raise GridError(f"grid.crs: {g.crs!r} is not a CRS; write e.g. 'EPSG:32633'") from None
     return Grid.from_bounds(crs, g.resolution, g.bounds)
+
+
+def _check_has_data(source: RasterSource, grid: Grid) -> None:
+    """Refuse an input without any valid cell on the grid (all nodata, NaN only): every band
+    of the stack would be nodata everywhere. Stops at the first window holding a value, so a
+    usable input costs one read."""
+    for window in grid.windows(2 * TILE_SIZE):
+        if not np.isnan(source.read(window)).all():
+            return
+    raise InputFileError(f"inputs.{source.name}: {source.spec.path} has no valid cell on the grid (every cell is "
+                         "nodata); check the file's nodata value, or the grid's extent")
 
 
 def _pin_categories(spec: StackSpec, sources: dict) -> StackSpec:

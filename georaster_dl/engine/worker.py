@@ -14,7 +14,6 @@ import numpy as np
 from rasterio.windows import Window
 
 from georaster_dl.engine.outputs import ClassInfo, OutputFile, arrange
-from georaster_dl.errors import ModelFileError
 from georaster_dl.grid import TILE_SIZE
 from georaster_dl.stack import Stack
 
@@ -45,9 +44,7 @@ class WindowPredictor:
 
         self.bundle = bundle
         self.stack = Stack(bundle.spec.with_inputs(overrides), prepare=False)
-        if self.stack.band_names != list(bundle.band_names):
-            raise ModelFileError(f"the inputs give bands {self.stack.band_names[:5]}... but the model was trained on "
-                                 f"{list(bundle.band_names)[:5]}...; check the --input overrides")
+        bundle.check_bands(self.stack.band_names, bool(overrides))
         self.forward = Forward(bundle)
         self.classes = model_classes(bundle)
 

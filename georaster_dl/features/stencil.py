@@ -22,9 +22,8 @@ from dataclasses import replace
 import numpy as np
 from numba import njit, prange
 
-from georaster_dl.errors import FeatureError, InputFileError
+from georaster_dl.errors import FeatureError
 from georaster_dl.features.registry import KernelContext, ResolvedFeature
-from georaster_dl.grid import TILE_SIZE
 
 #: Inputs terrain features accept.
 TERRAIN_INPUTS = ("continuous",)
@@ -157,25 +156,14 @@ def check_terrain(stack, feature: ResolvedFeature) -> None:
     ------
     FeatureError
         When the stencil (``2 * halo + 1`` cells) is wider or taller than the grid, which
-        includes 3x3 features on 1-row or 1-column DEMs.
-    InputFileError
-        When the input has no valid cell on the grid.
+        includes 3x3 features on 1-row or 1-column DEMs. (An input without any valid cell
+        is refused by the Stack itself, for every kind of feature.)
     """
     size = 2 * feature.halo + 1
     width, height = stack.grid.width, stack.grid.height
     if size > min(width, height):
         hint = (f"use a smaller radius (at most {(min(width, height) - 1) // 2})" if min(width, height) >= 3
                 else "terrain features need a DEM of at least 3 x 3 cells")
-        raise FeatureError(f"feature {str(feature.ref)!r}: its {size} x {size}-cell neighbourhood does not fit "
-                           f"the {width} x {height}-cell grid; {hint}")
-    _check_has_data(stack, feature.ref.input)
-
-
-def _check_has_data(stack, name: str) -> None:
-    # Stops at the first window holding a value: one read for any usable DEM.
-    source = stack.sources[name]
-    for window in stack.grid.windows(2 * TILE_SIZE):
-        if not np.isnan(source.read(window)).all():
-            return
-    raise InputFileError(f"inputs.{name}: {source.spec.path} has no valid cell on the grid (every cell is nodata); "
-                         "check the file's nodata value, or the grid's extent")
+        path = stack.spec.inputs[feature.ref.input].path
+        raise FeatureError(f"feature {str(feature.ref)!r} of {path}: its {size} x {size}-cell neighbourhood does not "
+                           f"fit the {width} x {height}-cell grid; {hint}")

@@ -32,7 +32,8 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False, what: st
     """Refuse an output that is a folder, lies in a missing folder, or exists (unless overwrite)."""
     p = Path(path).expanduser()
     if p.is_dir():
-        raise OutputError(f"{what} {p} is a folder; give a file name such as {p / 'result.tif'}")
+        example = p / f"result{p.suffix or '.tif'}"  # keep the kind the user meant: .gdl, .json, .html, .tif
+        raise OutputError(f"{what} {p} is a folder; give a file name such as {example}")
     if not p.parent.is_dir():
         raise OutputError(f"{what} {p}: folder {p.parent} does not exist; create it first")
     if p.exists() and not overwrite:

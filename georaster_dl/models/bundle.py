@@ -87,6 +87,8 @@ class ModelBundle:
         ISO 8601 UTC creation time.
     sha256 : str or None
         SHA-256 of the bundle file once saved or loaded.
+    path : str or None
+        The file the bundle was loaded from or saved to (for messages).
     """
 
     task: str
@@ -104,6 +106,7 @@ class ModelBundle:
     versions: dict = field(default_factory=dict)
     created: str = ""
     sha256: str | None = None
+    path: str | None = None
 
     @property
     def n_members(self) -> int:
@@ -112,6 +115,34 @@ class ModelBundle:
     @property
     def n_outputs(self) -> int:
         return len(self.classes) if self.task == "landform" else 1
+
+    def check_bands(self, band_names: list[str], overridden: bool) -> None:
+        """Refuse a stack whose bands are not the ones the networks were trained on.
+
+        Parameters
+        ----------
+        band_names : list of str
+            Bands of the stack opened from the bundle's spec.
+        overridden : bool
+            Whether some input paths were replaced (then they are the likely cause; else
+            the file itself is inconsistent).
+
+        Raises
+        ------
+        ModelFileError
+            Naming the first band that differs.
+        """
+        expected = list(self.band_names)
+        if list(band_names) == expected:
+            return
+        i = next((i for i, (a, b) in enumerate(zip(band_names, expected)) if a != b),
+                 min(len(band_names), len(expected)))
+        got = repr(band_names[i]) if i < len(band_names) else "nothing"
+        want = repr(expected[i]) if i < len(expected) else "nothing"
+        fix = ("check the input overrides: each must hold what the model was trained on (same categories)"
+               if overridden else "the file is inconsistent (edited?); retrain the model")
+        raise ModelFileError(f"{self.path or 'model'}: its inputs give {len(band_names)} bands but the networks "
+                             f"take {len(expected)} (band {i + 1} is {got} instead of {want}); {fix}")
 
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the bundle to ``path`` (``.gdl``) atomically; returns the path.
@@ -138,7 +169,7 @@ class ModelBundle:
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
-        self.sha256 = file_sha256(path)
+        self.sha256, self.path = file_sha256(path), str(path)
         return path
 
     def _document(self, member_sha256: dict[str, str]) -> dict[str, Any]:
@@ -188,13 +219,16 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
         value_range=tuple(doc["value_range"]) if doc["value_range"] else None, options=doc["options"],
         metrics=doc["metrics"], input_sha256=doc["input_sha256"], versions=doc["versions"],
         created=doc["created"])
-    bundle.sha256 = file_sha256(path)
+    bundle.sha256, bundle.path = file_sha256(path), str(path)
     return bundle
 
 
 def read_document(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     """Check the members of an open bundle and return its verified ``model.json``."""
     names = [i.filename for i in zf.infolist()]
+    if MODEL_JSON not in names and {"config.json", "metadata.json"} <= set(names):
+        raise ModelFileError(f"{path} is a bare Keras model, not a georaster_dl model file; it is not loaded "
+                             "(it lacks the spec and scaling the network needs): train a .gdl with georaster-dl train")
     for info in zf.infolist():
         _check_member_name(info.filename, path)
         if info.file_size > MAX_MEMBER_BYTES:

@@ -1,0 +1,330 @@
+"""Hostile and broken inputs through the real CLI: one clear error line, exit 2, no traceback, no output.
+
+Every case is built by the test in a fresh folder (a copy of a small valid project), run
+through ``georaster-dl stack|train|predict`` and checked the same way: exit code 2, exactly
+one stderr line ``error: ...`` naming the file or parameter and what to do, and not a
+single file created or changed (no output, no ``.partial``, no journal, nothing in the
+working directory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import yaml
+from affine import Affine
+from conftest import ORIGIN, UTM33, write_raster
+from predict_support import make_bundle
+from shapely.geometry import Point
+
+from georaster_dl import progress
+from georaster_dl.cli.main import main
+
+CLI = [sys.executable, "-m", "georaster_dl"]
+SIZE = 48
+#: Training options that finish in about a second on this small project.
+TINY = ["--epochs", "2", "--hidden", "4", "--patience", "0", "--batch-size", "16"]
+
+
+def _dem() -> np.ndarray:
+    y, x = np.mgrid[0:SIZE, 0:SIZE] / 8.0
+    return (300 + 30 * np.sin(x) * np.cos(0.7 * y)).astype(np.float32)
+
+
+def _points(grid_cells: list[tuple[int, int]], path: Path, transform: Affine = ORIGIN, **fields) -> Path:
+    xs = [transform.c + (c + 0.5) * transform.a for _, c in grid_cells]
+    ys = [transform.f + (r + 0.5) * transform.e for r, _ in grid_cells]
+    gpd.GeoDataFrame(fields, geometry=[Point(x, y) for x, y in zip(xs, ys)], crs=UTM33).to_file(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """A small valid project: two rasters, a spec, labels and an (untrained) model."""
+    d = tmp_path_factory.mktemp("base")
+    write_raster(d / "dem.tif", _dem(), nodata=-9999)
+    write_raster(d / "mag.tif", np.random.default_rng(0).normal(0, 50, (SIZE, SIZE)).astype(np.float32),
+                 nodata=-9999)
+    _write_spec(d)
+    cells = [(r, c) for r in range(4, 44, 5) for c in range(4, 44, 8)]  # 8 x 5 = 40 labels, inside the slope halo
+    _points(cells, d / "labels.gpkg", kind=["ridge", "valley"] * 20,
+            cu=np.linspace(10, 50, len(cells)), name=[f"s{i}" for i in range(len(cells))])
+    make_bundle(str(d / "spec.yaml"), d / "model.gdl", hidden=(4,))
+    return d
+
+
+def _write_spec(folder: Path, **changes) -> Path:
+    spec = {"grid": {"reference": "dem"}, "inputs": {"dem": "dem.tif", "mag": "mag.tif"},
+            "features": ["dem", "dem.slope", "mag"]}
+    for key, value in changes.items():
+        spec["inputs"][key] = value
+    (folder / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return folder / "spec.yaml"
+
+
+def _train(work: Path, labels: str = "labels.gpkg", *extra: str, task: str = "prospectivity") -> list[str]:
+    return ["train", "--task", task, "--spec", str(work / "spec.yaml"), "--labels", str(work / labels),
+            "--out", str(work / "model_new.gdl"), "--metrics", str(work / "metrics.json"), *TINY, *extra]
+
+
+def _predict(work: Path, model: str = "model.gdl", *extra: str) -> list[str]:
+    return ["predict", str(work / model), str(work / "map.tif"), *extra]
+
+
+def _rewrite_bundle(src: Path, dst: Path, add: dict[str, bytes] | None = None,
+                    replace: dict[str, bytes] | None = None, doc_changes=None) -> Path:
+    """Copy a bundle, adding or replacing members; ``doc_changes(doc)`` edits model.json and
+    re-signs its self-checksum, as a careful forger would."""
+    with zipfile.ZipFile(src) as zin:
+        items = {i.filename: zin.read(i) for i in zin.infolist()}
+    if doc_changes:
+        doc = json.loads(items["model.json"])
+        doc_changes(doc)
+        body = {k: v for k, v in doc.items() if k != "content_sha256"}
+        doc["content_sha256"] = hashlib.sha256(
+            json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        items["model.json"] = json.dumps(doc).encode()
+    items.update(replace or {})
+    items.update(add or {})
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, data in items.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def _lambda_keras(path: Path) -> Path:
+    import keras
+
+    inputs = keras.Input((3,), name="features")
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="sneaky")(inputs)
+    keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid", name="output")(x)).save(path)
+    return path
+
+
+# -- the corpus: each builder makes one bad input in ``work`` and returns (argv, texts the error names) --------
+
+def truncated_geotiff(work):
+    raw = (work / "dem.tif").read_bytes()
+    (work / "cut.tif").write_bytes(raw[: len(raw) // 2])  # the header is whole, the lower rows are gone
+    _write_spec(work, dem="cut.tif")
+    return ["stack", str(work / "spec.yaml"), str(work / "out.tif")], ["cut.tif"]
+
+
+def non_raster_named_tif(work):
+    (work / "notes.tif").write_text("field notes, not a raster\n")
+    return _predict(work, "model.gdl", "--input", f"dem={work / 'notes.tif'}"), ["notes.tif", "not a raster"]
+
+
+def zero_byte_file(work):
+    (work / "empty.tif").write_bytes(b"")
+    _write_spec(work, mag="empty.tif")
+    return _train(work), ["empty.tif"]
+
+
+def one_by_one_raster(work):
+    write_raster(work / "dot.tif", np.ones((1, 1), np.float32))
+    _write_spec(work, dem="dot.tif")
+    return ["stack", str(work / "spec.yaml"), str(work / "out.tif")], ["'dem.slope'", "dot.tif", "3 x 3"]
+
+
+def all_nodata_raster(work):
+    write_raster(work / "void.tif", np.full((SIZE, SIZE), -9999, np.float32), nodata=-9999)
+    _write_spec(work, mag="void.tif")
+    return _train(work), ["inputs.mag", "void.tif", "no valid cell", "nodata value"]
+
+
+def nan_only_float_raster(work):
+    write_raster(work / "nan.tif", np.full((SIZE, SIZE), np.nan, np.float32))
+    _write_spec(work, mag="nan.tif")
+    return _train(work), ["inputs.mag", "nan.tif", "no valid cell", "nodata value"]
+
+
+def raster_without_crs(work):
+    write_raster(work / "nocrs.tif", _dem(), crs=None)
+    _write_spec(work, dem="nocrs.tif")
+    return _train(work), ["nocrs.tif", "no CRS", "crs:"]
+
+
+def inputs_without_overlap(work):
+    write_raster(work / "far.tif", _dem(), transform=Affine(30, 0, 900000, 0, -30, 10))
+    return _predict(work, "model.gdl", "--input", f"mag={work / 'far.tif'}"), ["far.tif", "does not overlap"]
+
+
+def shapefile_missing_shx(work):
+    gpd.read_file(work / "labels.gpkg").to_file(work / "pts.shp")
+    (work / "pts.shx").unlink()
+    return _train(work, "pts.shp"), ["pts.shp", ".shx"]
+
+
+def shapefile_missing_dbf(work):
+    gpd.read_file(work / "labels.gpkg").to_file(work / "pts.shp")
+    (work / "pts.dbf").unlink()
+    return _train(work, "pts.shp", "--label-field", "kind", task="landform"), ["pts.shp", ".dbf"]
+
+
+def geojson_null_geometries(work):
+    doc = {"type": "FeatureCollection",
+           "features": [{"type": "Feature", "geometry": None, "properties": {"kind": "ridge"}} for _ in range(8)]}
+    (work / "nulls.geojson").write_text(json.dumps(doc))
+    return _train(work, "nulls.geojson"), ["nulls.geojson", "geometr"]
+
+
+def csv_text_in_coordinate(work):
+    (work / "pts.csv").write_text("lon,lat,kind\n15.1,36.1,ridge\n15°7'23\",36.2,valley\n")
+    return _train(work, "pts.csv"), ["pts.csv", "'lon'", "line 3", "decimal"]
+
+
+def labels_outside_grid(work):
+    far = Affine(30, 0, 700000, 0, -30, 4000000)
+    _points([(r, r) for r in range(10)], work / "far.gpkg", transform=far, kind=["ridge"] * 10)
+    return _train(work, "far.gpkg"), ["far.gpkg", "outside the grid", "CRS"]
+
+
+def class_below_minimum(work):
+    cells = [(r, c) for r in range(4, 44, 5) for c in range(4, 44, 8)]
+    _points(cells, work / "few.gpkg", kind=["ridge"] * (len(cells) - 2) + ["saddle"] * 2)
+    return (_train(work, "few.gpkg", "--label-field", "kind", task="landform"),
+            ["'saddle'", "2 label", "add labels"])
+
+
+def label_field_missing(work):
+    return _train(work, "labels.gpkg", "--label-field", "cu_ppm", task="regression"), ["'cu_ppm'", "'cu'"]
+
+
+def label_field_wrong_type(work):
+    return _train(work, "labels.gpkg", "--label-field", "name", task="regression"), ["'name'", "numeric --label-field"]
+
+
+def spec_misspelt_key(work):
+    spec = yaml.safe_load((work / "spec.yaml").read_text())
+    spec["featurs"] = spec.pop("features")
+    (work / "spec.yaml").write_text(yaml.safe_dump(spec))
+    return _train(work), ["'featurs'", "'features'"]
+
+
+def spec_python_tag(work):
+    marker = work / "pwned"
+    (work / "spec.yaml").write_text(
+        "grid: {reference: dem}\ninputs: {dem: dem.tif}\nfeatures: [dem]\n"
+        f"x: !!python/object/apply:os.system ['touch {marker}']\n")
+    return ["stack", str(work / "spec.yaml"), str(work / "out.tif")], ["spec.yaml"]
+
+
+def model_not_a_bundle(work):
+    (work / "model.gdl").write_text("not a model")
+    return _predict(work), ["model.gdl", "not a georaster_dl model file"]
+
+
+def bundle_wrong_band_count(work):
+    def drop_band(doc):
+        doc["band_names"], doc["band_kinds"] = doc["band_names"][:-1], doc["band_kinds"][:-1]
+
+    _rewrite_bundle(work / "model.gdl", work / "edited.gdl", doc_changes=drop_band)
+    return _predict(work, "edited.gdl"), ["edited.gdl", "takes 3 inputs", "retrain"]
+
+
+def bundle_wrong_feature_list(work):
+    def drop_feature(doc):
+        doc["spec"]["features"] = doc["spec"]["features"][:-1]
+
+    _rewrite_bundle(work / "model.gdl", work / "edited.gdl", doc_changes=drop_feature)
+    return _predict(work, "edited.gdl"), ["edited.gdl", "band 3 is nothing instead of 'mag'", "retrain"]
+
+
+def bundle_path_traversal(work):
+    _rewrite_bundle(work / "model.gdl", work / "evil.gdl", add={"../x": b"escaped"})
+    return _predict(work, "evil.gdl"), ["evil.gdl", "'../x'", "not allowed"]
+
+
+def bundle_with_lambda_layer(work):
+    data = _lambda_keras(work / "lambda.keras").read_bytes()
+    (work / "lambda.keras").unlink()
+
+    def point_at_lambda(doc):
+        doc["members"] = [{"name": m["name"], "sha256": hashlib.sha256(data).hexdigest()} for m in doc["members"]]
+
+    with zipfile.ZipFile(work / "model.gdl") as z:
+        names = [n for n in z.namelist() if n.endswith(".keras")]
+    _rewrite_bundle(work / "model.gdl", work / "lambda.gdl", replace={n: data for n in names},
+                    doc_changes=point_at_lambda)
+    return _predict(work, "lambda.gdl"), ["lambda.gdl", "'Lambda'"]
+
+
+def bare_keras_with_lambda(work):
+    _lambda_keras(work / "lambda.keras")
+    return _predict(work, "lambda.keras"), ["lambda.keras", "bare Keras model", "not loaded"]
+
+
+def output_is_a_directory(work):
+    (work / "map.tif").mkdir()
+    return _predict(work), ["map.tif is a folder", "map.tif/result.tif"]
+
+
+def train_output_is_a_directory(work):
+    (work / "model_new.gdl").mkdir()
+    return _train(work), ["model_new.gdl is a folder", "model_new.gdl/result.gdl"]
+
+
+CASES = [truncated_geotiff, non_raster_named_tif, zero_byte_file, one_by_one_raster, all_nodata_raster,
+         nan_only_float_raster, raster_without_crs, inputs_without_overlap, shapefile_missing_shx,
+         shapefile_missing_dbf, geojson_null_geometries, csv_text_in_coordinate, labels_outside_grid,
+         class_below_minimum, label_field_missing, label_field_wrong_type, spec_misspelt_key, spec_python_tag,
+         model_not_a_bundle, bundle_wrong_band_count, bundle_wrong_feature_list, bundle_path_traversal,
+         bundle_with_lambda_layer, bare_keras_with_lambda, output_is_a_directory, train_output_is_a_directory]
+#: Cases also run through a real process (``python -m georaster_dl``), as users and QGIS run it.
+IN_A_PROCESS = {spec_python_tag, bundle_with_lambda_layer, truncated_geotiff}
+
+
+def _snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for folder in folders for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def work(base, tmp_path, monkeypatch) -> Path:
+    """A fresh copy of the valid project, also the working directory (stray files would show)."""
+    folder = tmp_path / "work"
+    shutil.copytree(base, folder)
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def _check(code: int, err: str, named: list[str]) -> None:
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for text in named:
+        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__)
+def test_bad_input_gives_one_error_line_exit_2_and_no_output(case, work, base, capsys):
+    args, named = case(work)
+    capsys.readouterr()
+    before = _snapshot(work, base)
+    try:
+        code = main(args)
+    finally:
+        progress.configure(False)
+    _, err = capsys.readouterr()
+    err = "\n".join(line for line in err.splitlines() if not line.startswith("warning:"))
+    _check(code, err, named)
+    assert _snapshot(work, base) == before
+
+
+@pytest.mark.parametrize("case", sorted(IN_A_PROCESS, key=lambda c: c.__name__), ids=lambda c: c.__name__)
+def test_bad_input_through_a_real_process(case, work, base):
+    args, named = case(work)
+    before = _snapshot(work, base)
+    run = subprocess.run(CLI + args, capture_output=True, text=True, cwd=work, timeout=300)
+    _check(run.returncode, run.stderr, named)
+    assert _snapshot(work, base) == before
