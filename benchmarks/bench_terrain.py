@@ -120,7 +120,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=8192, help="DEM width and height in cells")
     parser.add_argument("--no-grass", action="store_true", help="skip r.geomorphon")
+    parser.add_argument("--only", metavar="LIST", help="comma-separated features to time (default: all)")
     args = parser.parse_args()
+    chosen = [(f, g) for f, g in FEATURES if not args.only or f in args.only.split(",")]
     WORK.mkdir(exist_ok=True)
     dem = WORK / f"dem_{args.size}.tif"
     if not dem.exists():
@@ -133,18 +135,21 @@ def main() -> None:
     ours(warm, [f for f, _ in FEATURES], WORK / "warmup.tif")  # compile or load numba kernels
 
     rows = []
-    for feature, gdal_args in FEATURES:
+    for feature, gdal_args in chosen:
         t = ours(dem, [feature], out)
         g = gdaldem(dem, gdal_args, out.with_name("gdaldem.tif")) if gdal_args else None
         rows.append({"feature": feature, "ours_s": t, "gdaldem_s": g})
         print(f"{feature}: {t:.2f} s" + (f" (gdaldem {g:.2f} s)" if g else ""), file=sys.stderr, flush=True)
     together = ours(dem, GDALDEM_3X3, out)
-    grass = {} if args.no_grass else r_geomorphon(dem, GEOMORPHON_SEARCHES)
+    searches = tuple(s for s in GEOMORPHON_SEARCHES if any(f == f"geomorphons(search={s})" for f, _ in chosen))
+    grass = {} if args.no_grass or not searches else r_geomorphon(dem, searches)
     for row in rows:
         if row["feature"].startswith("geomorphons(search="):
             row["r_geomorphon_s"] = grass.get(int(row["feature"].split("=")[1].rstrip(")")))
 
-    one_by_one = sum(r["gdaldem_s"] for r in rows if r["feature"] in GDALDEM_3X3)
+    timed = {r["feature"]: r["gdaldem_s"] for r in rows}
+    one_by_one = sum(timed.get(f) or gdaldem(dem, g, out.with_name("gdaldem.tif"))
+                     for f, g in FEATURES if f in GDALDEM_3X3)
     print(f"\nTerrain features, {args.size} x {args.size} DEM ({mpx:.1f} Mpx), "
           f"{dt.datetime.now().isoformat(timespec='minutes')}\n{machine()}\n"
           f"command: {' '.join(shlex.quote(a) for a in sys.argv)}\n")
