@@ -124,20 +124,20 @@ def main() -> None:
     args = parser.parse_args()
     chosen = [(f, g) for f, g in FEATURES if not args.only or f in args.only.split(",")]
     WORK.mkdir(exist_ok=True)
-    dem = WORK / f"dem_{args.size}.tif"
+    dem = WORK / f"terrain_dem_{args.size}.tif"
     if not dem.exists():
         make_dem(dem, args.size)
     mpx = args.size * args.size / 1e6
-    out = WORK / "bench_out.tif"
-    warm = WORK / "dem_warmup.tif"
+    out = WORK / "terrain_out.tif"
+    warm = WORK / "terrain_dem_warmup.tif"
     if not warm.exists():
         make_dem(warm, 256)
-    ours(warm, [f for f, _ in FEATURES], WORK / "warmup.tif")  # compile or load numba kernels
+    ours(warm, [f for f, _ in FEATURES], WORK / "terrain_warmup.tif")  # compile or load numba kernels
 
     rows = []
     for feature, gdal_args in chosen:
         t = ours(dem, [feature], out)
-        g = gdaldem(dem, gdal_args, out.with_name("gdaldem.tif")) if gdal_args else None
+        g = gdaldem(dem, gdal_args, out.with_name("terrain_gdaldem.tif")) if gdal_args else None
         rows.append({"feature": feature, "ours_s": t, "gdaldem_s": g})
         print(f"{feature}: {t:.2f} s" + (f" (gdaldem {g:.2f} s)" if g else ""), file=sys.stderr, flush=True)
     together = ours(dem, GDALDEM_3X3, out)
@@ -148,7 +148,7 @@ def main() -> None:
             row["r_geomorphon_s"] = grass.get(int(row["feature"].split("=")[1].rstrip(")")))
 
     timed = {r["feature"]: r["gdaldem_s"] for r in rows}
-    one_by_one = sum(timed.get(f) or gdaldem(dem, g, out.with_name("gdaldem.tif"))
+    one_by_one = sum(timed.get(f) or gdaldem(dem, g, out.with_name("terrain_gdaldem.tif"))
                      for f, g in FEATURES if f in GDALDEM_3X3)
     print(f"\nTerrain features, {args.size} x {args.size} DEM ({mpx:.1f} Mpx), "
           f"{dt.datetime.now().isoformat(timespec='minutes')}\n{machine()}\n"
