@@ -161,7 +161,7 @@ def main() -> None:
         print(f"| {r['feature']} | {r['ours_s']:.2f} | {mpx / r['ours_s']:.1f} | {ref_cells} |")
     print(f"| {', '.join(GDALDEM_3X3)} together | {together:.2f} | {mpx / together:.1f} | "
           f"gdaldem one by one | {one_by_one:.2f} | {mpx / one_by_one:.1f} | {one_by_one / together:.2f}x |")
-    (WORK / "bench_terrain.json").write_text(json.dumps(
+    (WORK / f"bench_terrain_{args.size}.json").write_text(json.dumps(
         {"size": args.size, "machine": machine(), "rows": rows, "together_s": together,
          "gdaldem_one_by_one_s": one_by_one, "date": dt.datetime.now().isoformat()}, indent=2))
 
