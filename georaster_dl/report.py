@@ -98,7 +98,7 @@ def _training_curves(metrics: dict, bundle) -> str:
     ax.legend(fontsize=7)
     return ("<h2>Training curves</h2>" + _img(fig) +
             "<p class='note'>Dashed: validation loss on spatial blocks held out for early stopping; the "
-            "vertical line marks the restored epoch.</p>")
+            "vertical line marks the best epoch, for which the network was then retrained on all samples.</p>")
 
 
 def _roc(metrics: dict, bundle) -> str:

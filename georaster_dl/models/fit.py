@@ -3,9 +3,14 @@
 Each epoch runs as one compiled TensorFlow function (shuffled mini-batches, gradient
 steps with the network's Keras optimizer) rather than through ``model.fit``, which on
 the small sample sets of this field spends ~70 ms an epoch on its own overhead: 6-9x
-the training time (measured here). Early stopping watches the loss on a validation set
-(held out in spatial blocks by the caller) and restores the weights of the best epoch.
-With ``balanced`` class weights each class contributes equally to the loss (weight
+the training time (measured here).
+
+Early stopping watches the loss on a validation set (held out in spatial blocks by the
+caller) to find the best number of epochs; the network is then trained again, from the
+same initial weights, on all the samples (training and validation) for that many
+epochs. Holding out a fifth of a few hundred deposits for good costs accuracy: on the
+Cloncurry data the refit raised the pooled out-of-fold AUC from 0.747 to 0.756 (mean
+of three seeds). With ``balanced`` class weights each class contributes equally to the loss (weight
 ``n / (k * n_class)``), in training and in validation, so a rare class or a few hundred
 deposits among thousands of background cells are not ignored.
 """
@@ -45,37 +50,57 @@ def fit_network(train: Samples, val: Samples | None, task: str, options: Network
     Returns
     -------
     model : keras.Model
+        With early stopping, the network retrained on ``train`` and ``val`` for
+        ``best_epoch`` epochs.
     history : dict
-        ``loss`` (and ``val_loss``) per epoch, ``best_epoch`` (1-based), ``epochs_run``.
+        ``loss`` (and ``val_loss``) per epoch of the early-stopping run, ``best_epoch``
+        (1-based), ``epochs_run``.
     """
     import tensorflow as tf
 
-    model = build_network(train.x.shape[1], n_outputs, task, options, seed)
+    def tensors(s: Samples, weights: np.ndarray | None) -> list:
+        return [tf.constant(a) for a in _arrays(s, task, n_outputs, preprocess, target, weights)]
+
+    def build():
+        return build_network(train.x.shape[1], n_outputs, task, options, seed)  # same seed, same start
+
     weights = _class_weights(train.y, n_outputs, task, options.class_weights)
-    data = [tf.constant(a) for a in _arrays(train, task, n_outputs, preprocess, target, weights)]
-    validation = None
-    if val is not None and len(val) and options.patience > 0:
-        validation = [tf.constant(a) for a in _arrays(val, task, n_outputs, preprocess, target, weights)]
-    epoch, evaluate = _compiled_epoch(model, options), tf.function(_Loss(model, options))
+    model = build()
+    if val is None or not len(val) or options.patience == 0:
+        history = _train(model, options, tensors(train, weights), None, options.epochs, seed)
+        return model, {**history, "best_epoch": options.epochs, "epochs_run": options.epochs}
+    history = _train(model, options, tensors(train, weights), tensors(val, weights), options.epochs, seed)
+    best = int(np.argmin(history["val_loss"])) + 1
+    everything = train.concat(val)
+    model = build()
+    _train(model, options, tensors(everything, _class_weights(everything.y, n_outputs, task, options.class_weights)),
+           None, best, seed)
+    return model, {**history, "best_epoch": best, "epochs_run": len(history["loss"])}
+
+
+def _train(model, options: NetworkOptions, data: list, validation: list | None, epochs: int,
+           seed: int) -> dict[str, list[float]]:
+    """Run up to ``epochs`` epochs; with ``validation``, stop after ``options.patience`` epochs
+    without a lower validation loss. Returns the loss (and validation loss) per epoch."""
+    import tensorflow as tf
+
+    epoch = _compiled_epoch(model, options)
+    evaluate = tf.function(_Loss(model, options)) if validation is not None else None
     rng = np.random.default_rng(seed)
-    history: dict[str, list[float]] = {"loss": [], "val_loss": []}
-    best, best_epoch, best_weights = np.inf, 0, None
-    for e in range(1, options.epochs + 1):
-        order = tf.constant(rng.permutation(len(train)), tf.int32)
+    history: dict[str, list[float]] = {"loss": []}
+    best = np.inf
+    since_best = 0
+    for _ in range(epochs):
+        order = tf.constant(rng.permutation(int(data[0].shape[0])), tf.int32)
         history["loss"].append(float(epoch(*data, order)))
         if validation is None:
             continue
-        history["val_loss"].append(float(evaluate(*validation)))
-        if history["val_loss"][-1] < best:
-            best, best_epoch, best_weights = history["val_loss"][-1], e, model.get_weights()
-        elif e - best_epoch >= options.patience:
+        history.setdefault("val_loss", []).append(float(evaluate(*validation)))
+        since_best = 0 if history["val_loss"][-1] < best else since_best + 1
+        best = min(best, history["val_loss"][-1])
+        if since_best >= options.patience:
             break
-    if best_weights is not None:
-        model.set_weights(best_weights)
-    if validation is None:
-        del history["val_loss"]
-    run = len(history["loss"])
-    return model, {**history, "best_epoch": best_epoch or run, "epochs_run": run}
+    return history
 
 
 def target_scaling(y: np.ndarray) -> dict[str, float]:
