@@ -7,6 +7,9 @@ of the stack's own cells.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +57,39 @@ def synthetic_dem(rows: int, cols: int, seed: int = 0, holes: int = 3) -> np.nda
         r, c = rng.integers(0, rows - 20), rng.integers(0, cols - 20)
         dem[r:r + rng.integers(3, 20), c:c + rng.integers(3, 20)] = np.nan
     return dem.astype(np.float32)
+
+
+def rewrite_bundle(src: Path, dst: Path, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None,
+                   doc_changes: dict | None = None) -> Path:
+    """Copy a bundle, replacing or adding members; ``doc_changes`` edits model.json with a valid
+    self-checksum, as a careful forger would."""
+    with zipfile.ZipFile(src) as zin:
+        items = {i.filename: zin.read(i) for i in zin.infolist()}
+    if doc_changes:
+        doc = json.loads(items["model.json"])
+        doc.update(doc_changes)
+        body = {k: v for k, v in doc.items() if k != "content_sha256"}
+        doc["content_sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        items["model.json"] = json.dumps(doc).encode()
+    items.update(replace or {})
+    items.update(add or {})
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, data in items.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def lambda_bundle(src: Path, dst: Path) -> Path:
+    """Copy of bundle ``src`` whose networks hold a Lambda layer (arbitrary code), checksums made valid."""
+    import keras
+
+    with zipfile.ZipFile(src) as z:
+        doc = json.loads(z.read("model.json"))
+    inputs = keras.Input((len(doc["band_names"]),), name="features")
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="sneaky")(inputs)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
+    keras.Model(inputs, outputs).save(dst.with_suffix(".keras"))
+    data = dst.with_suffix(".keras").read_bytes()
+    dst.with_suffix(".keras").unlink()
+    members = [{"name": m["name"], "sha256": hashlib.sha256(data).hexdigest()} for m in doc["members"]]
+    return rewrite_bundle(src, dst, replace={m["name"]: data for m in members}, doc_changes={"members": members})

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_raster
-from predict_support import make_bundle
+from predict_support import lambda_bundle, make_bundle, rewrite_bundle
 
 from georaster_dl.errors import ModelFileError, OutputError
 from georaster_dl.models import bundle as bundle_module
@@ -36,25 +36,6 @@ def saved(spec, tmp_path_factory) -> Path:
 def _rows(n: int = 500) -> np.ndarray:
     rng = np.random.default_rng(1)
     return np.c_[rng.normal(100, 20, n), rng.lognormal(0, 1, n)].astype(np.float32)
-
-
-def _rewrite(src: Path, dst: Path, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None,
-             doc_changes: dict | None = None) -> Path:
-    """Copy a bundle, replacing or adding members; ``doc_changes`` edits model.json with a valid self-checksum."""
-    with zipfile.ZipFile(src) as zin:
-        items = {i.filename: zin.read(i) for i in zin.infolist()}
-    if doc_changes:
-        doc = json.loads(items["model.json"])
-        doc.update(doc_changes)
-        body = {k: v for k, v in doc.items() if k != "content_sha256"}
-        doc["content_sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-        items["model.json"] = json.dumps(doc).encode()
-    items.update(replace or {})
-    items.update(add or {})
-    with zipfile.ZipFile(dst, "w") as zout:
-        for name, data in items.items():
-            zout.writestr(name, data)
-    return dst
 
 
 def test_saved_and_loaded_bundle_predicts_identically(spec, tmp_path):
@@ -108,7 +89,7 @@ def test_tampered_network_is_refused(saved, tmp_path):
     with zipfile.ZipFile(saved) as z:
         data = bytearray(z.read("networks/member_01.keras"))
     data[len(data) // 2] ^= 0xFF
-    bad = _rewrite(saved, tmp_path / "bad.gdl", replace={"networks/member_01.keras": bytes(data)})
+    bad = rewrite_bundle(saved, tmp_path / "bad.gdl", replace={"networks/member_01.keras": bytes(data)})
     with pytest.raises(ModelFileError, match="member_01.keras does not match its checksum"):
         load_bundle(bad)
 
@@ -117,7 +98,7 @@ def test_edited_model_json_is_refused(saved, tmp_path):
     with zipfile.ZipFile(saved) as z:
         doc = json.loads(z.read("model.json"))
     doc["preprocess"]["bands"][0]["mean"] += 1.0
-    bad = _rewrite(saved, tmp_path / "bad.gdl", replace={"model.json": json.dumps(doc).encode()})
+    bad = rewrite_bundle(saved, tmp_path / "bad.gdl", replace={"model.json": json.dumps(doc).encode()})
     with pytest.raises(ModelFileError, match="model.json does not match its checksum"):
         load_bundle(bad)
 
@@ -128,13 +109,13 @@ def test_edited_model_json_is_refused(saved, tmp_path):
     ("networks/member_09.keras", "unexpected member networks/member_09.keras"),
 ])
 def test_unexpected_or_unsafe_member_names_are_refused(saved, tmp_path, name, message):
-    bad = _rewrite(saved, tmp_path / "bad.gdl", add={name: b"x"})
+    bad = rewrite_bundle(saved, tmp_path / "bad.gdl", add={name: b"x"})
     with pytest.raises(ModelFileError, match=message.replace(".", r"\.")):
         load_bundle(bad)
 
 
 def test_newer_format_version_gives_a_clear_error(saved, tmp_path):
-    newer = _rewrite(saved, tmp_path / "newer.gdl", doc_changes={"format_version": 99})
+    newer = rewrite_bundle(saved, tmp_path / "newer.gdl", doc_changes={"format_version": 99})
     with pytest.raises(ModelFileError, match="format version 99 is newer than this georaster_dl .* upgrade"):
         load_bundle(newer)
     with pytest.raises(ModelFileError, match="newer"):
@@ -142,28 +123,13 @@ def test_newer_format_version_gives_a_clear_error(saved, tmp_path):
 
 
 def test_band_count_must_match_the_network_input(saved, tmp_path):
-    bad = _rewrite(saved, tmp_path / "bad.gdl", doc_changes={"band_names": ["a"], "band_kinds": ["continuous"]})
+    bad = rewrite_bundle(saved, tmp_path / "bad.gdl", doc_changes={"band_names": ["a"], "band_kinds": ["continuous"]})
     with pytest.raises(ModelFileError, match="takes 2 inputs .* model.json lists 1 bands"):
         load_bundle(bad)
 
 
-def _lambda_member(tmp_path: Path) -> bytes:
-    import keras
-
-    inputs = keras.Input((2,), name="features")
-    x = keras.layers.Lambda(lambda t: t * 2.0, name="sneaky")(inputs)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
-    keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
-    return (tmp_path / "lambda.keras").read_bytes()
-
-
 def test_lambda_layer_in_a_bundle_is_refused(saved, tmp_path, monkeypatch):
-    data = _lambda_member(tmp_path)
-    with zipfile.ZipFile(saved) as z:
-        doc = json.loads(z.read("model.json"))
-    members = [{"name": m["name"], "sha256": hashlib.sha256(data).hexdigest()} for m in doc["members"]]
-    bad = _rewrite(saved, tmp_path / "lambda.gdl", replace={m["name"]: data for m in members},
-                   doc_changes={"members": members})
+    bad = lambda_bundle(saved, tmp_path / "lambda.gdl")
     with pytest.raises(ModelFileError, match="contains a 'Lambda' layer"):
         load_bundle(bad)
     # Keras' safe mode is the second line of defence: it refuses the Lambda even when our layer check lets it by.

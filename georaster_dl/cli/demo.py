@@ -12,7 +12,7 @@ def command(folder: str, quick: bool) -> None:
     """Generate the sample study area in FOLDER (if missing) and run the main job on it:
     the aligned stack with a PNG preview, then (where available) landform and prospectivity
     models with reports and predicted maps, all under FOLDER/out/."""
-    from georaster_dl.cli.quiet_tf import import_tensorflow
+    from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.demo import run_demo
 
     import_tensorflow()  # before anything loads it, so its start-up lines stay off stderr

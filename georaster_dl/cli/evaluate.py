@@ -20,7 +20,7 @@ from georaster_dl.cli.options import overwrite_option
 def command(model: str, labels: str, **options) -> None:
     """Evaluate MODEL (.gdl) against LABELS: prospectivity AUC against every valid cell
     and success-rate curve, landform accuracy/kappa/confusion matrix, regression R²/RMSE/MAE."""
-    from georaster_dl.cli.quiet_tf import import_tensorflow
+    from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.cli.train import summary_line
     from georaster_dl.evaluate import evaluate
     from georaster_dl.progress import info

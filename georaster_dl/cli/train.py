@@ -58,7 +58,7 @@ def command(task: str, spec: str, labels: str, out: str, **options) -> None:
     spatial blocks: each fold's model trains outside the fold and scores every valid cell
     inside it (prospectivity: pooled out-of-fold ROC AUC against all valid cells).
     """
-    from georaster_dl.cli.quiet_tf import import_tensorflow
+    from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.progress import info
     from georaster_dl.train import train
 

@@ -15,6 +15,9 @@ def select_device(device: str = "auto") -> str:
     """
     if device not in DEVICES:
         raise UserInputError(f"--device must be one of {one_of(DEVICES)}, got {device!r}")
+    from georaster_dl.quiet_tf import import_tensorflow
+
+    import_tensorflow()  # after predict took its output lock: a second run is refused at once
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")

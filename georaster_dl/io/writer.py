@@ -2,11 +2,13 @@
 
 :class:`GeoTIFFWriter` writes ``<path>.partial`` and renames it to ``<path>`` only when
 every window has been written and the file is closed, so a crash or Ctrl-C never
-leaves a file that looks finished. Existing outputs are refused unless
-``overwrite=True``. Files are tiled (512), compressed (ZSTD level 1 with a predictor by
-default), BIGTIFF when needed, with declared nodata, band descriptions, an optional
-colour table with category names, tags recording the software version, and optional
-overviews. A QGIS ``.qml`` style can be written beside the output.
+leaves a file that looks finished. The finished file is a tile-by-tile copy of the
+partial one, so its bytes depend on the pixels only, not on window size or order.
+Existing outputs are refused unless ``overwrite=True``. Files are tiled (512),
+compressed (ZSTD level 1 with a predictor by default), BIGTIFF when needed, with
+declared nodata, band descriptions, an optional colour table with category names, tags
+recording the software version, and optional overviews. A QGIS ``.qml`` style can be
+written beside the output.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
@@ -106,7 +109,8 @@ class GeoTIFFWriter:
         self.colormap, self.category_names = colormap, category_names
         self.tags = {"software": f"georaster_dl {__version__}", **(tags or {})}
         self.overviews = overviews
-        self._profile = {**creation_options(self.dtype, compress, count), "width": grid.width, "height": grid.height,
+        self._creation = creation_options(self.dtype, compress, count)
+        self._profile = {**self._creation, "width": grid.width, "height": grid.height,
                          "count": count, "dtype": self.dtype, "crs": grid.crs, "transform": grid.transform,
                          "nodata": nodata}
         self._ds = None
@@ -171,26 +175,40 @@ class GeoTIFFWriter:
                               "check free disk space and file-size limits (ulimit -f)") from None
 
     def close(self) -> Path:
-        """Finish the file (overviews), check it is complete and move it to its final name.
+        """Finish the file, check it is complete and move it to its final name.
 
-        If anything fails here the partial file is deleted: no output is left behind.
+        The partial file's tiles lie in the order windows were written, and its directory
+        was rewritten at every checkpoint; copying it tile by tile into a fresh file gives
+        the same bytes whatever the window size, worker count or checkpoints (about 15% of
+        a light prediction's time). Overviews are built on that copy. If anything fails
+        here every file is deleted: no output is left behind.
         """
-        ds = self._ds
+        ds, self._ds = self._ds, None
+        final = Path(str(self.partial) + ".final")
         try:
-            try:
-                if self.overviews:
-                    factors = [f for f in (2, 4, 8, 16, 32, 64) if min(self.grid.shape) // f >= 256]
-                    if factors:
-                        ds.build_overviews(factors, Resampling.nearest if self.colormap else Resampling.average)
-            finally:
-                ds.close()
-                self._ds = None
+            ds.close()
             _check_complete(self.partial)
-            os.replace(self.partial, self.path)
+            try:
+                rasterio.shutil.copy(self.partial, final, **self._creation)
+                if self.overviews:
+                    self._build_overviews(final)
+            except rasterio.errors.RasterioError as exc:
+                raise OutputError(f"writing {final} failed ({str(exc).splitlines()[0]}); "
+                                  "check free disk space and file-size limits (ulimit -f)") from None
+            _check_complete(final)
+            os.replace(final, self.path)
         except BaseException:
+            final.unlink(missing_ok=True)
             self.abort()
             raise
+        self.partial.unlink()
         return self.path
+
+    def _build_overviews(self, path: Path) -> None:
+        factors = [f for f in (2, 4, 8, 16, 32, 64) if min(self.grid.shape) // f >= 256]
+        if factors:
+            with rasterio.open(path, "r+") as ds:
+                ds.build_overviews(factors, Resampling.nearest if self.colormap else Resampling.average)
 
     def abort(self) -> None:
         """Close and delete the partial file."""

@@ -4,7 +4,9 @@ TensorFlow 2.21 logs INFO lines (the oneDNN notice, CPU features) through absl b
 its logging is initialised, so ``TF_CPP_MIN_LOG_LEVEL`` does not hold them back; they
 would break the CLI's promise of one ``error:`` line on stderr. The import runs with
 file descriptor 2 pointed at an anonymous temporary file; afterwards every captured line
-is written back except those ``TF_CPP_MIN_LOG_LEVEL`` (default 2 in the CLI) asks to hide.
+is written back except those ``TF_CPP_MIN_LOG_LEVEL`` (default 2 in the CLI; unset, it
+hides nothing) asks to hide. The CLI commands call it first; ``predict`` calls it through
+:func:`~georaster_dl.engine.device.select_device`, once its output lock is held.
 """
 
 from __future__ import annotations
