@@ -120,7 +120,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
         maps = run.evaluate(folds, fold_bundles, bundle, metrics)
         bundle.options = {"network": options.to_dict(), "training": {
             **settings.__dict__, "label_field": label_field, "where": where, "layer": layer,
-            "labels": str(labels) if not hasattr(labels, "rows") else None,
+            "labels": None if hasattr(labels, "rows") else str(Path(labels).expanduser().resolve()),
             "validation_fraction": VALIDATION_FRACTION}}
         bundle.metrics = plain_json(metrics)
         bundle.input_sha256 = _input_checksums(stack, labels)
