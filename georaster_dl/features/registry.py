@@ -192,6 +192,8 @@ def resolve(ref: FeatureRef, input_spec: InputSpec) -> ResolvedFeature:
 
 
 def _band_names(ref: FeatureRef, definition: FeatureDef, params: dict, input_spec: InputSpec) -> tuple[str, ...]:
+    # Pinned internal parameters (global statistics) belong in the spec, not in band names.
+    ref = ref.with_params({k: v for k, v in ref.params if k not in definition.internal_params})
     if params.get("onehot") and definition.classes:
         return tuple(f"{ref}:{label}" for label in definition.classes.values())
     if definition.band_suffixes is not None:
