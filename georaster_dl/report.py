@@ -147,7 +147,7 @@ def _confusion(metrics: dict, bundle) -> str:
             ax.text(j, i, int(cm[i, j]), ha="center", va="center", color="white" if share[i, j] > 0.5 else "black")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
-    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (counts; shading: share of the true class)")
+    ax.set(xlabel="predicted", ylabel="true", title="Counts (shading: share of the true class)")
     rows = [(n, f"{p['precision']:.2f}", f"{p['recall']:.2f}", f"{p['f1']:.2f}", p["support"])
             for n, p in block["per_class"].items()]
     return ("<h2>Confusion matrix</h2>" + _img(fig) +
