@@ -28,9 +28,9 @@ _API = {
     "write_geotiff": "georaster_dl.io.writer",
     "GeoTIFFWriter": "georaster_dl.io.writer",
     "write_stack": "georaster_dl.export",
-    "predict": "georaster_dl.predict",
-    "train": "georaster_dl.train",
-    "evaluate": "georaster_dl.evaluate",
+    "predict": "georaster_dl.prediction",
+    "train": "georaster_dl.training",
+    "evaluate": "georaster_dl.evaluation",
     "load_bundle": "georaster_dl.models.bundle",
 }
 

@@ -18,9 +18,9 @@ def run_demo(folder: str | Path = "sample_data", quick: bool = False) -> dict[st
     of the maps. ``quick`` trains briefly without cross-validation (a smoke run).
     """
     from georaster_dl.export import write_stack
-    from georaster_dl.predict import predict
+    from georaster_dl.prediction import predict
     from georaster_dl.sampledata import write_sample_data
-    from georaster_dl.train import train
+    from georaster_dl.training import train
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

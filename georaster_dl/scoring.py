@@ -4,7 +4,7 @@ Used by cross-validation (each cell scored by the model of its fold: the out-of-
 map), by training (the final model's map, for the success-rate curve) and by
 evaluation. Features are read one window at a time; only the float32 score maps
 (one value per cell) are kept in memory. Predicting files is the job of
-:mod:`georaster_dl.predict`, which writes GeoTIFFs with bounded memory.
+:mod:`georaster_dl.prediction`, which writes GeoTIFFs with bounded memory.
 """
 
 from __future__ import annotations

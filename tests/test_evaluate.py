@@ -11,8 +11,8 @@ from model_support import FAST, sample_area
 
 from georaster_dl.cli.main import main
 from georaster_dl.errors import LabelError
-from georaster_dl.evaluate import evaluate
-from georaster_dl.train import train
+from georaster_dl.evaluation import evaluate
+from georaster_dl.training import train
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import write_raster
 from georaster_dl.errors import OutputError, UserInputError
-from georaster_dl.predict import predict
+from georaster_dl.prediction import predict
 from predict_support import make_bundle, synthetic_dem
 
 ROWS, COLS = 1100, 1300

@@ -18,7 +18,7 @@ from georaster_dl.models.bundle import load_bundle
 from georaster_dl.models.forward import Forward
 from georaster_dl.models.network import OptionError
 from georaster_dl.stack import Stack
-from georaster_dl.train import train
+from georaster_dl.training import train
 
 CV = {"cv_folds": 3, "cv_block_size": 1500}
 

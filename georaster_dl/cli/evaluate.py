@@ -22,7 +22,7 @@ def command(model: str, labels: str, **options) -> None:
     and success-rate curve, landform accuracy/kappa/confusion matrix, regression R²/RMSE/MAE."""
     from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.cli.train import summary_line
-    from georaster_dl.evaluate import evaluate
+    from georaster_dl.evaluation import evaluate
     from georaster_dl.progress import info
 
     import_tensorflow()  # before anything loads it, so its start-up lines stay off stderr

@@ -46,7 +46,7 @@ def command(model: str, out: str, inputs: dict, window: int | None, workers: int
     models the probability (and its SD for ensembles); regression models the value (and SD).
     Memory stays bounded by a few windows whatever the raster size.
     """
-    from georaster_dl.predict import predict
+    from georaster_dl.prediction import predict
 
     predict(model, out, inputs=inputs, window=window, workers=workers, device=device, scheduler=scheduler,
             bands=tuple(b.strip() for b in bands.split(",")) if bands else None, overwrite=overwrite,

@@ -60,7 +60,7 @@ def command(task: str, spec: str, labels: str, out: str, **options) -> None:
     """
     from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.progress import info
-    from georaster_dl.train import train
+    from georaster_dl.training import train
 
     import_tensorflow()  # before anything loads it, so its start-up lines stay off stderr
     _, metrics = train(spec, labels, task, out=out, **options)
