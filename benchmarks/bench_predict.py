@@ -131,26 +131,16 @@ def memory(small: int, large: int) -> dict:
 
 
 def cloncurry() -> dict:
+    spec = HERE / "cloncurry_prospectivity.yaml"  # paths relative to it: ../../shared/data/cloncurry
     data = HERE.parent.parent / "shared" / "data" / "cloncurry"
     if not data.is_dir():
         raise SystemExit(f"{data} is absent")
-    spec = WORK / "cloncurry_spec.yaml"
-    spec.write_text(CLONCURRY_SPEC.format(data=data))
+    WORK.mkdir(exist_ok=True)
     model = WORK / "cloncurry.gdl"
     if not model.exists():
         subprocess.run(CLI + ["train", "--task", "prospectivity", "--spec", str(spec), "--labels",
                               str(data / "IOCG_Deposits.shp"), "--seed", "0", "--out", str(model)], check=True)
     return run_measured(CLI + ["predict", str(model), str(WORK / "cloncurry.tif"), "--overwrite"])
-
-
-CLONCURRY_SPEC = """\
-grid: {{reference: d2b}}
-inputs:
-  d2b: {{path: {data}/Dist2Breccia.tif}}
-  faults: {{path: {data}/FaultDensity.tif, nodata: none}}
-  strat: {{path: {data}/StratNo.tif, kind: categorical}}
-features: [d2b, faults, strat.onehot]
-"""
 
 
 def main() -> None:

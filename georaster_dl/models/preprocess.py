@@ -123,6 +123,31 @@ class Preprocessor:
         out *= self._scale
         return out
 
+    def pre_affine(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with only the quantile transforms applied (the part of :meth:`apply` that is
+        not elementwise); :meth:`elementwise` gives the rest for a compiled graph."""
+        if not self._quantile:
+            return x
+        out = np.array(x, dtype=np.float32, copy=True)
+        for j, knots, ranks in self._quantile:
+            out[:, j] = np.interp(out[:, j], knots, ranks)
+        return out
+
+    def elementwise(self) -> dict[str, np.ndarray]:
+        """Per-band float32 vectors of the elementwise steps of :meth:`apply`, in order:
+        ``log`` floor (NaN: no log), ``log1p`` (1: apply), clip ``low``/``high``, ``mean``, ``scale``.
+
+        ``apply(x) == affine(log(pre_affine(x)))`` where each step uses these vectors;
+        the forward pass runs them inside its compiled function.
+        """
+        floor = np.full(len(self.bands), np.nan, np.float32)
+        for j, f in self._log:
+            floor[j] = f
+        log1p = np.zeros(len(self.bands), np.float32)
+        log1p[self._log1p] = 1
+        return {"log_floor": floor, "log1p": log1p, "low": self._lo, "high": self._hi, "mean": self._mean,
+                "scale": self._scale}
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (stored in the model bundle)."""
         return {"default_transform": DEFAULT_TRANSFORM, "bands": self.bands}
