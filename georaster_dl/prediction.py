@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import rasterio
+
 from georaster_dl.engine.device import select_device
 from georaster_dl.engine.journal import Journal, OutputLock, truncate_to
 from georaster_dl.engine.outputs import OutputFile, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
-from georaster_dl.engine.worker import WindowPredictor, auto_window, model_classes, predict_window_task
+from georaster_dl.engine.worker import (WindowPredictor, auto_window, model_classes, predict_window_task,
+                                        windows_in_flight)
 from georaster_dl.errors import Interrupted, OutputError
 from georaster_dl.export import spec_hash
 from georaster_dl.grid import check_window_size
@@ -25,6 +28,11 @@ from georaster_dl.progress import info, progress
 
 #: Windows between two checkpoints of the resume journal.
 CHECKPOINT_EVERY = 8
+#: GDAL's block cache in MiB. GDAL's default, 5% of the RAM, fills with the output's tiles
+#: (and the inputs') as a run goes on, so memory would grow with the raster up to that cap
+#: (1.2 GiB on a 24 GiB machine). Windows are whole tiles and read once, so a small cache
+#: costs nothing. Takes effect when GDAL has not used its cache yet in this process.
+GDAL_CACHE_MB = 64
 
 
 def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[str, str] | None = None,
@@ -68,7 +76,7 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         check_window_size(window)
     out = Path(out).expanduser().resolve() if Path(out).parent.exists() else Path(out)
     check_output_path(out, overwrite)
-    with OutputLock(out):  # first, so a second run on the same output is refused at once
+    with OutputLock(out), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):  # the lock first: a second run is refused at once
         written, files = _predict_locked(model, out, inputs or {}, window, workers, device, scheduler, bands,
                                          overwrite, resume, compress, overviews)
     for f in files:
@@ -155,7 +163,8 @@ def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoT
         with progress("predict", len(windows), "predicting windows") as bar:
             bar.update(start)
             if scheduler is None:
-                run_local(windows, lambda w: predictor(w, files), consume, workers, workers + 1, start)
+                in_flight = windows_in_flight(workers, len(predictor.bundle.band_names), int(windows[0].width))
+                run_local(windows, lambda w: predictor(w, files), consume, workers, in_flight, start)
             else:
                 client = _client(scheduler)
                 args = (str(Path(model).resolve()), predictor.bundle.sha256, tuple(sorted(overrides.items())), files)

@@ -135,15 +135,19 @@ class Stack:
             key = (f.ref.input, f.definition.source)
             halos[key] = max(halos.get(key, 0), f.halo)
         padded = {key: self._read_source(key, pad_window(window, h)) for key, h in halos.items()}
-        bands = []
+        data = np.empty((len(self.band_names), int(window.height), int(window.width)), np.float32)
+        band = 0
         for f in self.features:
             key = (f.ref.input, f.definition.source)
             big, h = halos[key], f.halo
             values = padded[key][big - h: big - h + int(window.height) + 2 * h,
                                  big - h: big - h + int(window.width) + 2 * h]
-            bands.append(f.compute(values, self._context(f, window, h)))
-        data = np.concatenate(bands, axis=0)
-        valid = np.isfinite(data).all(axis=0)
+            n = len(f.band_names)
+            f.compute_into(values, self._context(f, window, h), data[band:band + n])  # no per-feature copies
+            band += n
+        valid = np.ones(data.shape[1:], bool)
+        for plane in data:
+            valid &= np.isfinite(plane)
         if nodata_union and not valid.all():
             data *= np.where(valid, np.float32(1), np.float32(np.nan))  # nodata union, without fancy indexing
         return data, valid

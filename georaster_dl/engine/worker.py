@@ -17,8 +17,20 @@ from georaster_dl.engine.outputs import ClassInfo, OutputFile, arrange
 from georaster_dl.grid import TILE_SIZE
 from georaster_dl.stack import Stack
 
-#: Rows handed to the forward pass at once.
+#: Most rows handed to the forward pass at once.
 STRIP_ROWS = 131_072
+#: Most bytes of feature rows handed to the forward pass at once: models with many
+#: (one-hot) bands take fewer rows per strip, so the strip and the network's activations
+#: stay small.
+STRIP_BYTES = 8 * 2**20
+
+
+def strip_rows(n_bands: int) -> int:
+    """Rows per strip: :data:`STRIP_ROWS`, or the largest power of two (at least 1024) whose
+    rows of ``n_bands`` float32 values fit :data:`STRIP_BYTES` (powers of two are the batch
+    shapes the forward pass compiles for)."""
+    fit = max(STRIP_BYTES // (4 * max(n_bands, 1)), 1024)
+    return min(STRIP_ROWS, 1 << (fit.bit_length() - 1))
 #: Bytes of features one window may hold; sets the default window size.
 WINDOW_BUDGET = 128 * 2**20
 
@@ -26,6 +38,14 @@ WINDOW_BUDGET = 128 * 2**20
 def auto_window(n_bands: int) -> int:
     """Default window: 1024 cells, or 512 when 1024 x 1024 x bands float32 exceeds the budget."""
     return 2 * TILE_SIZE if n_bands * (2 * TILE_SIZE) ** 2 * 4 <= WINDOW_BUDGET else TILE_SIZE
+
+
+def windows_in_flight(workers: int, n_bands: int, window: int) -> int:
+    """Windows computed or waiting at once: one per worker, plus one so a worker never waits
+    for the writer, unless that extra window's features would take the total past twice
+    :data:`WINDOW_BUDGET` (models with many one-hot bands)."""
+    extra = (workers + 1) * n_bands * window * window * 4 <= 2 * WINDOW_BUDGET
+    return workers + int(extra)
 
 
 class WindowPredictor:
@@ -47,6 +67,7 @@ class WindowPredictor:
         bundle.check_bands(self.stack.band_names, bool(overrides))
         self.forward = Forward(bundle)
         self.classes = model_classes(bundle)
+        self.strip = strip_rows(len(bundle.band_names))
 
     def __call__(self, window: Window, files: list[OutputFile]) -> dict[str, np.ndarray]:
         """Output bands of every file in ``files`` over ``window``."""
@@ -57,8 +78,8 @@ class WindowPredictor:
         sd = np.empty_like(mean) if self.forward.n_members > 1 else None
         # Rows are gathered a strip at a time: a (cells, bands) copy of a whole window
         # would double the window's memory when a model has many (one-hot) bands.
-        for start in range(0, cells.size, STRIP_ROWS):
-            part = slice(start, start + STRIP_ROWS)
+        for start in range(0, cells.size, self.strip):
+            part = slice(start, start + self.strip)
             m, s = self.forward(np.ascontiguousarray(flat[:, cells[part]].T))
             mean[part] = m
             if sd is not None:

@@ -11,12 +11,12 @@ def _value(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
     return values
 
 
-def _onehot(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
+def _onehot(values: np.ndarray, ctx: KernelContext, out: np.ndarray) -> np.ndarray:
     categories = list(ctx.input.categories or ())
     if categories and isinstance(categories[0], str):
         # Text categories of a vector attribute are rasterised as their 1-based position.
         categories = list(range(1, len(categories) + 1))
-    return onehot(values, categories)
+    return onehot(values, categories, out=out)
 
 
 def _category_suffixes(params: dict, input_spec) -> list[str]:
@@ -32,7 +32,7 @@ register(FeatureDef(
     name="onehot", kernel=_onehot, units="0/1",
     help="one band per category of a categorical input (or rasterised vector attribute); "
          "a category unseen when the model was trained is 0 in every band",
-    input_kinds=("categorical", "vector"), band_suffixes=_category_suffixes))
+    input_kinds=("categorical", "vector"), band_suffixes=_category_suffixes, one_hot=True))
 
 register(FeatureDef(
     name="distance", kernel=_value, units="CRS units (metres)",

@@ -116,6 +116,7 @@ class FeatureDef:
     prepare: Callable[..., dict] | None = None
     internal_params: tuple[str, ...] = field(default=())
     check: Callable[..., None] | None = None
+    one_hot: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,28 @@ class ResolvedFeature:
 
     def compute(self, values: np.ndarray, ctx: KernelContext) -> np.ndarray:
         """Run the kernel on a padded window; returns (bands, rows, cols) float32."""
+        rows, cols = values.shape[0] - 2 * self.halo, values.shape[1] - 2 * self.halo
+        out = np.empty((len(self.band_names), rows, cols), np.float32)
+        self.compute_into(values, ctx, out)
+        return out
+
+    def compute_into(self, values: np.ndarray, ctx: KernelContext, out: np.ndarray) -> None:
+        """Run the kernel on a padded window, writing its bands into ``out`` (bands, rows, cols).
+
+        One-hot bands are written in place: a categorical input with many classes would
+        otherwise hold a second copy of all its bands for a moment.
+        """
         kernel_params = {k: v for k, v in self.params.items() if k != "onehot"}
-        out = np.asarray(self.definition.kernel(values, ctx, **kernel_params))
-        if out.ndim == 2:
-            out = out[None]
+        if self.definition.one_hot:
+            self.definition.kernel(values, ctx, out=out, **kernel_params)
+            return
+        result = np.asarray(self.definition.kernel(values, ctx, **kernel_params))
+        if result.ndim == 2:
+            result = result[None]
         if self.params.get("onehot"):
-            out = onehot(out[0], list(self.definition.classes))
-        return out.astype(np.float32, copy=False)
+            onehot(result[0], list(self.definition.classes), out=out)
+        else:
+            out[...] = result
 
 
 _REGISTRY: dict[str, FeatureDef] = {}
@@ -201,14 +217,17 @@ def _band_names(ref: FeatureRef, definition: FeatureDef, params: dict, input_spe
     return (str(ref),)
 
 
-def onehot(codes: np.ndarray, categories: list) -> np.ndarray:
+def onehot(codes: np.ndarray, categories: list, out: np.ndarray | None = None) -> np.ndarray:
     """One band per category: 1 where ``codes`` equals it, 0 elsewhere, NaN where codes are NaN.
 
     A code that is not among ``categories`` (a class unseen in training) gives 0 in every
-    band: the network sees "none of the known classes" rather than a crash.
+    band: the network sees "none of the known classes" rather than a crash. Written into
+    ``out`` (float32, (categories, rows, cols)) when given.
     """
-    out = np.zeros((len(categories),) + codes.shape, dtype=np.float32)
+    if out is None:
+        out = np.empty((len(categories),) + codes.shape, dtype=np.float32)
+    missing = np.isnan(codes)
     for i, c in enumerate(categories):
-        out[i] = codes == c
-    out[:, np.isnan(codes)] = np.nan
+        np.equal(codes, c, out=out[i], casting="unsafe")
+        out[i][missing] = np.nan
     return out

@@ -68,6 +68,7 @@ def fit_network(train: Samples, val: Samples | None, task: str, options: Network
     model = build()
     if val is None or not len(val) or options.patience == 0:
         history = _train(model, options, tensors(train, weights), None, options.epochs, seed)
+        _zero_unseen_categories(model, train, preprocess)
         return model, {**history, "best_epoch": options.epochs, "epochs_run": options.epochs}
     history = _train(model, options, tensors(train, weights), tensors(val, weights), options.epochs, seed)
     best = int(np.argmin(history["val_loss"])) + 1
@@ -75,7 +76,23 @@ def fit_network(train: Samples, val: Samples | None, task: str, options: Network
     model = build()
     _train(model, options, tensors(everything, _class_weights(everything.y, n_outputs, task, options.class_weights)),
            None, best, seed)
+    _zero_unseen_categories(model, everything, preprocess)
     return model, {**history, "best_epoch": best, "epochs_run": len(history["loss"])}
+
+
+def _zero_unseen_categories(model, samples: Samples, preprocess: Preprocessor) -> None:
+    """Zero the first-layer weights of one-hot bands that are 0 in every training row.
+
+    Such a category (a unit that lies only in a held-out fold, or too rare to be drawn as
+    background) never received a gradient: its weights are still the random initial
+    ones, and would give its cells a random offset. Zeroed, its cells get the network's
+    answer for "none of the categories it learned", as an unseen category does.
+    """
+    onehot = np.array([b["kind"] == "onehot" for b in preprocess.bands])
+    unseen = onehot & ~np.any(samples.x == 1, axis=0)
+    if unseen.any():
+        kernel = model.get_layer("hidden_1").kernel
+        kernel.assign(np.where(unseen[:, None], np.float32(0), kernel.numpy()))
 
 
 def _train(model, options: NetworkOptions, data: list, validation: list | None, epochs: int,
