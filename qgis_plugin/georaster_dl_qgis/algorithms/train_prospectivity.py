@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterNumber
 
-from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import (add_evidence, add_training, evidence_problem, evidence_spec,
-                                                  training_args, training_problem)
+from georaster_dl_qgis.algorithms.evidence_training import EvidenceTrainingAlgorithm
+from georaster_dl_qgis.algorithms.options import add_evidence, add_training
 
 
 Number = QgsProcessingParameterNumber
 
 
-class TrainProspectivity(GeoRasterDLAlgorithm):
+class TrainProspectivity(EvidenceTrainingAlgorithm):
     NAME = "train_prospectivity"
     DISPLAY_NAME = "Train prospectivity model"
     GROUP, GROUP_ID = "Prospectivity", "prospectivity"
-    COMMAND = "train"
+    TASK = "prospectivity"
     HELP = ("Trains a network that scores every cell's likelihood of hosting a deposit from evidence "
             "rasters, categorical maps and distances to vector features, with known deposits as "
             "positives and background cells as negatives. Use spatial cross-validation (folds and "
@@ -33,13 +32,6 @@ class TrainProspectivity(GeoRasterDLAlgorithm):
                  "Keep background cells at least this far from known deposits.", advanced=True)
         add_training(self)
 
-    def problem(self, parameters, context):
-        return evidence_problem(self, parameters, context) or training_problem(self, parameters, context)
-
-    def arguments(self, parameters, context, feedback):
-        spec = evidence_spec(self, parameters, context, feedback)
-        args, outputs = training_args(self, parameters, context)
-        labels = self.labels_args(parameters, "LABELS", context, feedback)
-        background = ["--background-ratio", str(self.parameterAsDouble(parameters, "BACKGROUND_RATIO", context)),
-                      "--buffer", str(self.parameterAsDouble(parameters, "BUFFER", context))]
-        return ["--task", "prospectivity", "--spec", spec, *labels, *background, *args], outputs
+    def task_args(self, parameters, context) -> list[str]:
+        return ["--background-ratio", str(self.parameterAsDouble(parameters, "BACKGROUND_RATIO", context)),
+                "--buffer", str(self.parameterAsDouble(parameters, "BUFFER", context))]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField
 
-from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import (add_evidence, add_training, evidence_problem, evidence_spec,
-                                                  training_args, training_problem)
+from georaster_dl_qgis.algorithms.evidence_training import EvidenceTrainingAlgorithm
+from georaster_dl_qgis.algorithms.options import add_evidence, add_training
 
 
-class TrainRegression(GeoRasterDLAlgorithm):
+class TrainRegression(EvidenceTrainingAlgorithm):
     NAME = "train_regression"
     DISPLAY_NAME = "Train regression model"
     GROUP, GROUP_ID = "Regression", "regression"
-    COMMAND = "train"
+    TASK = "regression"
     HELP = ("Trains a network that predicts a measured continuous value (soil thickness, "
             "geochemical grade, depth to bedrock, ...) from evidence rasters, categorical maps and "
             "distances to vector features. Apply it with 'Predict with a model'.")
@@ -28,13 +27,5 @@ class TrainRegression(GeoRasterDLAlgorithm):
                  "Numeric attribute to predict.")
         add_training(self)
 
-    def problem(self, parameters, context):
-        return evidence_problem(self, parameters, context) or training_problem(self, parameters, context)
-
-    def arguments(self, parameters, context, feedback):
-        spec = evidence_spec(self, parameters, context, feedback)
-        args, outputs = training_args(self, parameters, context)
-        labels = self.labels_args(parameters, "LABELS", context, feedback)
-        field = self.parameterAsString(parameters, "LABEL_FIELD", context)
-        return ["--task", "regression", "--spec", spec, *labels, "--label-field", field,
-                *args], outputs
+    def task_args(self, parameters, context) -> list[str]:
+        return ["--label-field", self.parameterAsString(parameters, "LABEL_FIELD", context)]
