@@ -116,19 +116,43 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
         _run(predictor, files, writers, journal, windows, start, workers, scheduler, model, overrides)
     finally:
         predictor.close()
-    written: list[Path] = []
+    return _finish(writers, journal, len(windows)), files
+
+
+def _finish(writers: list[GeoTIFFWriter], journal: Journal, n_windows: int) -> list[Path]:
+    """Finish every output, then publish them together: a run's files are finished together
+    or not at all. Ctrl-C while finishing keeps the partial files (every window is in them)
+    for ``--resume``, which then only finishes them."""
     try:
         for w in writers:
-            written.append(w.close())
+            w.finish()
+    except KeyboardInterrupt:
+        for w in writers:
+            w.final.unlink(missing_ok=True)
+        if all(w.complete for w in writers):
+            journal.checkpoint(n_windows, {str(w.partial): w.partial.stat().st_size for w in writers})
+        raise Interrupted(f"stopped while finishing the outputs; what was computed is kept in {writers[0].partial}; "
+                          "rerun the same command with --resume to finish") from None
     except BaseException:  # e.g. the disk filled up while the last tiles were flushed
         for w in writers:
             w.abort()
-        for path in written:  # a run's files are finished together or not at all
+        journal.remove()
+        raise
+    written: list[Path] = []
+    try:
+        for w in writers:
+            written.append(w.publish())
+    except BaseException:
+        for w in writers:
+            w.abort()
+        for path in written:
             path.unlink(missing_ok=True)
         raise
     finally:
         journal.remove()
-    return written, files
+    return written
+
+
 def _open_writers(writers: list[GeoTIFFWriter], journal: Journal, resume: bool) -> int:
     """Open fresh partial files, or truncate and reopen them to resume; returns the first window to do."""
     if not resume:

@@ -125,3 +125,31 @@ def test_full_disk_gives_a_clear_error_and_removes_what_it_wrote(model, tmp_path
     assert run.returncode == 2, run.stderr
     assert "error:" in run.stderr and "map.tif" in run.stderr and "Traceback" not in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_finishing_keeps_every_window_and_resume_only_finishes(model, tmp_path, monkeypatch):
+    import rasterio.shutil
+
+    from georaster_dl.errors import Interrupted
+    from georaster_dl.prediction import predict
+
+    model_path, reference = model
+    out = tmp_path / "map.tif"
+    real_copy = rasterio.shutil.copy
+
+    def interrupted_copy(src, dst, **options):
+        real_copy(src, dst, **options)  # the copy is written, then Ctrl-C arrives
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rasterio.shutil, "copy", interrupted_copy)
+    with pytest.raises(Interrupted, match="--resume"):
+        predict(model_path, out, window=512, workers=1)
+    assert not out.exists() and not Path(str(out) + ".partial.final").exists()
+    assert Path(str(out) + ".partial").exists()
+    monkeypatch.setattr(rasterio.shutil, "copy", real_copy)
+    done = subprocess.run(CLI + ["predict", str(model_path), str(out), "--window", "512", "--workers", "1",
+                                 "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "resuming after 32 finished window(s)" in done.stderr  # 2048 x 4096 in 512 windows: all of them
+    assert _sha(out) == _sha(reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif"]

@@ -104,6 +104,8 @@ class GeoTIFFWriter:
                  tags: dict | None = None, overviews: bool = False) -> None:
         self.path = check_output_path(path, overwrite)
         self.partial = partial_path(self.path)
+        self.final = Path(str(self.partial) + ".final")
+        self.complete = False
         self.grid, self.count, self.dtype, self.nodata = grid, count, np.dtype(dtype).name, nodata
         self.descriptions = descriptions
         self.colormap, self.category_names = colormap, category_names
@@ -175,32 +177,45 @@ class GeoTIFFWriter:
                               "check free disk space and file-size limits (ulimit -f)") from None
 
     def close(self) -> Path:
-        """Finish the file, check it is complete and move it to its final name.
+        """Finish the file and move it to its final name (:meth:`finish`, then :meth:`publish`)."""
+        self.finish()
+        return self.publish()
+
+    def finish(self) -> None:
+        """Close the partial file, check it is complete, and copy it into ``<partial>.final``.
 
         The partial file's tiles lie in the order windows were written, and its directory
         was rewritten at every checkpoint; copying it tile by tile into a fresh file gives
         the same bytes whatever the window size, worker count or checkpoints (about 15% of
         a light prediction's time). Overviews are built on that copy. If anything fails
-        here every file is deleted: no output is left behind.
+        here every file is deleted: no output is left behind. Ctrl-C (KeyboardInterrupt)
+        deletes only the copy and keeps the partial file for a resume; :attr:`complete`
+        then says whether the partial file was already closed and verified.
         """
         ds, self._ds = self._ds, None
-        final = Path(str(self.partial) + ".final")
         try:
-            ds.close()
+            if ds is not None:
+                ds.close()
             _check_complete(self.partial)
+            self.complete = True
             try:
-                rasterio.shutil.copy(self.partial, final, **self._creation)
+                rasterio.shutil.copy(self.partial, self.final, **self._creation)
                 if self.overviews:
-                    self._build_overviews(final)
+                    self._build_overviews(self.final)
             except rasterio.errors.RasterioError as exc:
-                raise OutputError(f"writing {final} failed ({str(exc).splitlines()[0]}); "
+                raise OutputError(f"writing {self.final} failed ({str(exc).splitlines()[0]}); "
                                   "check free disk space and file-size limits (ulimit -f)") from None
-            _check_complete(final)
-            os.replace(final, self.path)
+            _check_complete(self.final)
+        except KeyboardInterrupt:
+            self.final.unlink(missing_ok=True)
+            raise
         except BaseException:
-            final.unlink(missing_ok=True)
             self.abort()
             raise
+
+    def publish(self) -> Path:
+        """Rename the finished copy to the output's name and delete the partial file."""
+        os.replace(self.final, self.path)
         self.partial.unlink()
         return self.path
 
@@ -211,13 +226,14 @@ class GeoTIFFWriter:
                 ds.build_overviews(factors, Resampling.nearest if self.colormap else Resampling.average)
 
     def abort(self) -> None:
-        """Close and delete the partial file."""
+        """Close and delete the partial file and any finished copy."""
         ds, self._ds = self._ds, None
         try:
             if ds is not None:
                 ds.close()
         finally:
             self.partial.unlink(missing_ok=True)
+            self.final.unlink(missing_ok=True)
 
     def __enter__(self) -> GeoTIFFWriter:
         return self.open()
