@@ -100,7 +100,8 @@ class FeatureDef:
     (such features accept ``onehot=true``). ``prepare(stack, ref)`` runs a first pass
     over the raster and returns parameters to pin (global statistics). ``check(stack,
     feature)`` refuses, before any pass, what the feature cannot compute on the stack's
-    grid and inputs (a radius wider than the raster, an input without data).
+    grid and inputs (a radius wider than the raster, an input without data). A
+    ``one_hot`` kernel takes ``out=`` (bands, rows, cols) and writes its bands there.
     """
 
     name: str
