@@ -9,6 +9,7 @@ model bundle stores so prediction re-derives exactly the same bands.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import numpy as np
@@ -217,7 +218,8 @@ def open_stack(spec: StackSpec | dict | str, chunks: int = 2 * TILE_SIZE):
     """Open a spec as a lazy, dask-backed :class:`xarray.Dataset`, one variable per band.
 
     Windows of ``chunks`` cells are computed on demand (each window computes every band
-    once). The dataset carries the grid's CRS (``crs`` attribute, WKT, and a CF
+    once), by any dask scheduler: the graph pickles, so it also runs on a
+    dask.distributed cluster whose workers see the same input paths. The dataset carries the grid's CRS (``crs`` attribute, WKT, and a CF
     ``spatial_ref`` coordinate) and affine ``transform``.
 
     Examples
@@ -229,15 +231,18 @@ def open_stack(spec: StackSpec | dict | str, chunks: int = 2 * TILE_SIZE):
     import dask.array as da
     import xarray as xr
 
-    stack = Stack(spec)
-    grid, nb = stack.grid, len(stack.band_names)
-    read = dask.delayed(lambda w: stack.read_window(w)[0], pure=True)
+    with Stack(spec) as stack:
+        grid, names, kinds = stack.grid, stack.band_names, stack.band_kinds
+        pinned = stack.spec.to_yaml()  # absolute paths, pinned categories and statistics
+    nb = len(names)
+    _process_stack.cache_clear()  # the files behind a spec may have changed since it was last opened
+    read = dask.delayed(_read_window, pure=True)
     rows = []
     for r in range(0, grid.height, chunks):
         row = []
         for c in range(0, grid.width, chunks):
-            w = Window(c, r, min(chunks, grid.width - c), min(chunks, grid.height - r))
-            row.append(da.from_delayed(read(w), shape=(nb, int(w.height), int(w.width)), dtype=np.float32))
+            w = (c, r, min(chunks, grid.width - c), min(chunks, grid.height - r))
+            row.append(da.from_delayed(read(pinned, w), shape=(nb, w[3], w[2]), dtype=np.float32))
         rows.append(row)
     array = da.concatenate([da.concatenate(row, axis=2) for row in rows], axis=1)
     xs, _ = grid.xy(np.zeros(grid.width), np.arange(grid.width))
@@ -245,9 +250,21 @@ def open_stack(spec: StackSpec | dict | str, chunks: int = 2 * TILE_SIZE):
     wkt = grid.crs.to_wkt()
     coords = {"y": ys, "x": xs, "spatial_ref": ((), 0, {"crs_wkt": wkt, "spatial_ref": wkt})}
     variables = {name: (("y", "x"), array[i], {"grid_mapping": "spatial_ref", "kind": kind})
-                 for i, (name, kind) in enumerate(zip(stack.band_names, stack.band_kinds))}
+                 for i, (name, kind) in enumerate(zip(names, kinds))}
     return xr.Dataset(variables, coords=coords,
-                      attrs={"crs": wkt, "transform": tuple(grid.transform)[:6], "spec": stack.spec.to_yaml()})
+                      attrs={"crs": wkt, "transform": tuple(grid.transform)[:6], "spec": pinned})
+
+
+def _read_window(pinned_spec: str, window: tuple[int, int, int, int]) -> np.ndarray:
+    """One chunk of :func:`open_stack`: a module-level function of plain arguments, so the
+    graph pickles and runs on dask.distributed workers, each opening the stack once."""
+    return _process_stack(pinned_spec).read_window(Window(*window))[0]
+
+
+@functools.lru_cache(maxsize=8)
+def _process_stack(pinned_spec: str) -> Stack:
+    """The stack of a pinned spec, opened once per process (its reads are thread-safe)."""
+    return Stack(load_spec(pinned_spec), prepare=False)
 
 
 def _build_grid(spec: StackSpec, sources: dict) -> Grid:

@@ -273,3 +273,16 @@ def test_cloncurry_fault_density_without_nodata_override_is_refused(cloncurry):
     spec = {"inputs": {"faults": str(cloncurry / "FaultDensity.tif")}, "features": ["faults"]}
     with pytest.raises(SpecError, match=r"FaultDensity\.tif declares nodata -1, which a uint8 band cannot hold"):
         Stack(spec)
+
+
+def test_open_stack_graph_runs_on_a_distributed_cluster(study):
+    distributed = pytest.importorskip("distributed")
+    spec = {"inputs": {"dem": str(study / "dem.tif"),
+                       "geology": {"path": str(study / "geology.tif"), "kind": "categorical"}},
+            "features": ["dem", "dem.slope", "dem.tpi(radius=3)", "geology.onehot"]}
+    ds = open_stack(spec, chunks=32)
+    local = np.stack([ds[name].values for name in ds.data_vars])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        remote = ds.compute()  # the client is the default scheduler now: chunks run in the workers
+    np.testing.assert_array_equal(np.stack([remote[name].values for name in ds.data_vars]), local)
