@@ -50,8 +50,9 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
     inputs : dict, optional
         Input paths to use instead of the training ones, by input name.
     window : int, optional
-        Window size in cells (a multiple of 512); default 1024, or 512 for models with
-        so many bands that a 1024 window would hold more than 128 MiB of features.
+        Window size in cells (a multiple of 512); default 1024, or 512 for grids holding
+        fewer than 8 windows of 1024 and for models with so many bands that a 1024 window
+        would hold more than 128 MiB of features (one-hot inputs count as one band).
     workers : int, optional
         Windows computed at once (default: CPU count).
     device : {'auto', 'cpu', 'gpu'}
@@ -99,8 +100,8 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
     overrides = {k: str(Path(v).expanduser().resolve()) for k, v in inputs.items()}
     predictor = WindowPredictor(bundle, overrides)
     try:
-        window = window or auto_window(len(bundle.band_names))
         grid = predictor.stack.grid
+        window = window or auto_window(len(predictor.stack.compact_layout), grid.height, grid.width)
         windows = list(grid.windows(window))
         workers = workers or os.cpu_count() or 1
         info(f"predicting {grid.width} x {grid.height} cells in {len(windows)} windows on {used}"
@@ -187,7 +188,7 @@ def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoT
         with progress("predict", len(windows), "predicting windows") as bar:
             bar.update(start)
             if scheduler is None:
-                in_flight = windows_in_flight(workers, len(predictor.bundle.band_names), int(windows[0].width))
+                in_flight = windows_in_flight(workers, len(predictor.stack.compact_layout), int(windows[0].width))
                 run_local(windows, lambda w: predictor(w, files), consume, workers, in_flight, start)
             else:
                 client = _client(scheduler)

@@ -104,6 +104,15 @@ class Stack:
                        self.spec.transforms.get(f[1], self.spec.inputs[f[0].ref.input].transform))
         return out
 
+    @property
+    def compact_layout(self) -> list[tuple | None]:
+        """Bands of :meth:`read_window` with ``compact=True``: the codes a one-hot feature's
+        single band of codes expands to, or None for a band that stays as it is."""
+        layout: list[tuple | None] = []
+        for f in self.features:
+            layout += [f.onehot_codes] if f.onehot_codes is not None else [None] * len(f.band_names)
+        return layout
+
     def _band_features(self) -> list[tuple[ResolvedFeature, str]]:
         return [(f, name) for f in self.features for name in f.band_names]
 
@@ -112,7 +121,8 @@ class Stack:
         return self.grid.windows(size)
 
     # -- reading --------------------------------------------------------------------
-    def read_window(self, window: Window, *, nodata_union: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def read_window(self, window: Window, *, nodata_union: bool = True,
+                    compact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Every band over ``window``.
 
         Parameters
@@ -122,6 +132,10 @@ class Stack:
         nodata_union : bool
             Make every band NaN wherever any band is (what a model needs). False keeps
             each band's own nodata (a feature raster, like one gdaldem output per band).
+        compact : bool
+            One band of codes per one-hot feature instead of one band per category (see
+            :attr:`compact_layout` and :func:`~georaster_dl.features.registry.expand_onehot`):
+            a geology map of 87 units takes 1 band instead of 87.
 
         Returns
         -------
@@ -136,15 +150,16 @@ class Stack:
             key = (f.ref.input, f.definition.source)
             halos[key] = max(halos.get(key, 0), f.halo)
         padded = {key: self._read_source(key, pad_window(window, h)) for key, h in halos.items()}
-        data = np.empty((len(self.band_names), int(window.height), int(window.width)), np.float32)
+        n_bands = len(self.compact_layout) if compact else len(self.band_names)
+        data = np.empty((n_bands, int(window.height), int(window.width)), np.float32)
         band = 0
         for f in self.features:
             key = (f.ref.input, f.definition.source)
             big, h = halos[key], f.halo
             values = padded[key][big - h: big - h + int(window.height) + 2 * h,
                                  big - h: big - h + int(window.width) + 2 * h]
-            n = len(f.band_names)
-            f.compute_into(values, self._context(f, window, h), data[band:band + n])  # no per-feature copies
+            n = 1 if compact and f.onehot_codes is not None else len(f.band_names)
+            f.compute_into(values, self._context(f, window, h), data[band:band + n], compact)  # no per-feature copies
             band += n
         valid = np.ones(data.shape[1:], bool)
         for plane in data:

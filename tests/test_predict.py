@@ -156,3 +156,30 @@ def test_local_cluster_writes_the_same_pixels_as_a_local_run(workspace, tmp_path
     assert np.array_equal(_pixels(local), _pixels(remote), equal_nan=True)
     assert _sha(local) == _sha(remote)
     assert all(v <= 1 for v in loads.values())
+
+
+def test_one_hot_models_map_what_the_forward_pass_gives_on_full_rows(workspace, tmp_path):
+    # Prediction reads one-hot inputs as codes and expands them a strip at a time; the map
+    # must equal the forward pass on the stack's full one-hot rows, as training scores them.
+    from rasterio.windows import Window
+
+    from georaster_dl.models.bundle import load_bundle
+    from georaster_dl.models.forward import Forward
+    from georaster_dl.stack import Stack
+
+    d, _, _ = workspace
+    dem = synthetic_dem(ROWS, COLS)
+    geology = (np.digitize(np.nan_to_num(dem, nan=200), [190, 200, 210, 220]) * 10 + 10).astype("uint8")
+    write_raster(tmp_path / "geology.tif", geology, nodata=0)
+    spec = {"inputs": {"dem": {"path": str(d / "dem.tif")},
+                       "geology": {"path": str(tmp_path / "geology.tif"), "kind": "categorical"}},
+            "features": ["dem", "geology.onehot", "dem.geomorphons(search=3, onehot=true)"]}
+    model = make_bundle(spec, tmp_path / "m.gdl")
+    out = predict(model, tmp_path / "p.tif", window=512, workers=2)[0]
+    bundle = load_bundle(model)
+    with Stack(bundle.spec, prepare=False) as stack:
+        assert len(stack.band_names) == 1 + 5 + 10 and len(stack.compact_layout) == 3
+        data, valid = stack.read_window(Window(0, 0, COLS, ROWS))
+    expected = np.full((ROWS, COLS), np.nan, np.float32)
+    expected[valid] = Forward(bundle)(data[:, valid].T)[0][:, 0]
+    assert np.array_equal(_pixels(out)[0], expected, equal_nan=True)

@@ -17,6 +17,7 @@ from georaster_dl.errors import FeatureError, GridError, SpecError
 from georaster_dl.features.registry import FeatureDef, Param, register, registered
 from georaster_dl.grid import Grid
 from georaster_dl.spec import load_spec
+from georaster_dl.features.registry import expand_onehot
 from georaster_dl.stack import Stack, open_stack
 
 H, W = 60, 80
@@ -286,3 +287,24 @@ def test_open_stack_graph_runs_on_a_distributed_cluster(study):
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
         remote = ds.compute()  # the client is the default scheduler now: chunks run in the workers
     np.testing.assert_array_equal(np.stack([remote[name].values for name in ds.data_vars]), local)
+
+
+def test_compact_one_hot_bands_expand_to_the_full_bands(study):
+    spec = {"inputs": {"dem": str(study / "dem.tif"),
+                       "geology": {"path": str(study / "geology.tif"), "kind": "categorical"},
+                       "units": {"path": str(study / "units.gpkg"), "attribute": "unit"}},
+            "features": ["dem", "geology.onehot", "dem.geomorphons(search=3, onehot=true)", "units.onehot",
+                         "dem.slope"]}
+    with Stack(spec) as stack:
+        window = Window(0, 0, W, H)
+        full, valid = stack.read_window(window)
+        compact, compact_valid = stack.read_window(window, compact=True)
+        layout = stack.compact_layout
+    assert [None if c is None else len(c) for c in layout] == [None, 3, 10, 2, None]
+    assert compact.shape == (5, H, W) and full.shape == (1 + 3 + 10 + 2 + 1, H, W)
+    np.testing.assert_array_equal(compact_valid, valid)
+    rows = compact.reshape(5, -1)[:, valid.ravel()].T
+    np.testing.assert_array_equal(expand_onehot(rows, layout), full.reshape(full.shape[0], -1)[:, valid.ravel()].T)
+    # a code the model never saw expands to 0 in every band of its group
+    rows[:, 1] = 7
+    assert not expand_onehot(rows, layout)[:, 1:4].any()

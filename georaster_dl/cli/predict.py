@@ -24,8 +24,8 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--input", "inputs", multiple=True, callback=_parse_inputs, metavar="NAME=PATH",
               help="Use PATH for the model's input NAME (repeatable); other inputs keep their training paths.")
 @click.option("--window", type=int, default=None,
-              help="Window size in cells, a multiple of 512 [default: 1024, or 512 when the model has so many "
-                   "bands that a 1024 window would exceed the memory budget].")
+              help="Window size in cells, a multiple of 512 [default: 1024, or 512 for rasters under 8 windows "
+                   "of 1024 or models whose window would exceed the memory budget].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Windows computed at once [default: CPUs].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where the network runs; auto takes a GPU when TensorFlow sees one.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from georaster_dl.features.registry import FeatureDef, KernelContext, onehot, register
+from georaster_dl.features.registry import FeatureDef, KernelContext, input_codes, onehot, register
 
 
 def _value(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
@@ -12,11 +12,7 @@ def _value(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
 
 
 def _onehot(values: np.ndarray, ctx: KernelContext, out: np.ndarray) -> np.ndarray:
-    categories = list(ctx.input.categories or ())
-    if categories and isinstance(categories[0], str):
-        # Text categories of a vector attribute are rasterised as their 1-based position.
-        categories = list(range(1, len(categories) + 1))
-    return onehot(values, categories, out=out)
+    return onehot(values, input_codes(ctx.input), out=out)
 
 
 def _category_suffixes(params: dict, input_spec) -> list[str]:

@@ -129,6 +129,8 @@ class ResolvedFeature:
     params: dict[str, Any]
     band_names: tuple[str, ...]
     halo: int
+    #: For one-hot features, the code each band stands for (the bands are ``codes == code``).
+    onehot_codes: tuple | None = None
 
     def compute(self, values: np.ndarray, ctx: KernelContext) -> np.ndarray:
         """Run the kernel on a padded window; returns (bands, rows, cols) float32."""
@@ -137,21 +139,27 @@ class ResolvedFeature:
         self.compute_into(values, ctx, out)
         return out
 
-    def compute_into(self, values: np.ndarray, ctx: KernelContext, out: np.ndarray) -> None:
+    def compute_into(self, values: np.ndarray, ctx: KernelContext, out: np.ndarray, compact: bool = False) -> None:
         """Run the kernel on a padded window, writing its bands into ``out`` (bands, rows, cols).
 
         One-hot bands are written in place: a categorical input with many classes would
-        otherwise hold a second copy of all its bands for a moment.
+        otherwise hold a second copy of all its bands for a moment. With ``compact`` a
+        one-hot feature writes one band of codes instead (see :func:`expand_onehot`).
         """
         kernel_params = {k: v for k, v in self.params.items() if k != "onehot"}
         if self.definition.one_hot:
-            self.definition.kernel(values, ctx, out=out, **kernel_params)
+            if compact:
+                out[0] = values  # the input's codes
+            else:
+                self.definition.kernel(values, ctx, out=out, **kernel_params)
             return
         result = np.asarray(self.definition.kernel(values, ctx, **kernel_params))
         if result.ndim == 2:
             result = result[None]
-        if self.params.get("onehot"):
+        if self.params.get("onehot") and not compact:
             onehot(result[0], list(self.definition.classes), out=out)
+        elif self.params.get("onehot"):
+            out[0] = result[0]
         else:
             out[...] = result
 
@@ -204,8 +212,22 @@ def resolve(ref: FeatureRef, input_spec: InputSpec) -> ResolvedFeature:
     for p in allowed.values():
         params.setdefault(p.name, p.default)
     ref = ref.with_params({k: v for k, v in params.items() if v != allowed[k].default or k in dict(ref.params)})
+    codes = None
+    if definition.one_hot:
+        codes = tuple(input_codes(input_spec))
+    elif params.get("onehot") and definition.classes:
+        codes = tuple(definition.classes)
     return ResolvedFeature(ref, definition, params, _band_names(ref, definition, params, input_spec),
-                           int(definition.halo(params)))
+                           int(definition.halo(params)), codes)
+
+
+def input_codes(input_spec: InputSpec) -> list:
+    """Raster codes of a categorical input's categories: the categories themselves, or
+    1..k for the text categories of a vector attribute (rasterised as their position)."""
+    categories = list(input_spec.categories or ())
+    if categories and isinstance(categories[0], str):
+        return list(range(1, len(categories) + 1))
+    return categories
 
 
 def _band_names(ref: FeatureRef, definition: FeatureDef, params: dict, input_spec: InputSpec) -> tuple[str, ...]:
@@ -231,4 +253,30 @@ def onehot(codes: np.ndarray, categories: list, out: np.ndarray | None = None) -
     for i, c in enumerate(categories):
         np.equal(codes, c, out=out[i], casting="unsafe")
         out[i][missing] = np.nan
+    return out
+
+
+def expand_onehot(rows: np.ndarray, layout: list[tuple | None]) -> np.ndarray:
+    """Full feature rows from compact ones: each compact column whose ``layout`` entry holds
+    codes becomes one 0/1 column per code (the same values :func:`onehot` gives); the other
+    columns pass through. ``rows`` is float32 (n, compact bands) without nodata."""
+    width = sum(1 if codes is None else len(codes) for codes in layout)
+    out = np.empty((rows.shape[0], width), np.float32)
+    col = 0
+    for j, codes in enumerate(layout):
+        if codes is None:
+            out[:, col] = rows[:, j]
+            col += 1
+        else:
+            # Position of each row's code among ``codes`` (searchsorted, then an exact equality
+            # check), then a 1 at that position: n x k zeros and n ones, no n x k comparisons.
+            order = np.argsort(np.asarray(codes, np.float64), kind="stable")
+            ordered = np.asarray(codes, np.float64)[order]
+            values = rows[:, j].astype(np.float64)
+            at = np.minimum(np.searchsorted(ordered, values), len(codes) - 1)
+            hit = np.flatnonzero(ordered[at] == values)
+            block = out[:, col:col + len(codes)]
+            block[...] = 0
+            block[hit, order[at[hit]]] = 1
+            col += len(codes)
     return out
