@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from rasterio.windows import Window
 
 #: ../shared/data beside the repository (real datasets; tests that need it skip without it).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -25,6 +26,18 @@ def write_raster(path: Path, array: np.ndarray, *, crs: str | None = UTM33, tran
                        dtype=data.dtype, crs=crs, transform=transform, nodata=nodata) as ds:
         ds.write(data)
     return Path(path)
+
+
+def read_tiled(read, shape: tuple[int, ...], tile: tuple[int, int]) -> np.ndarray:
+    """Assemble an array of ``shape`` (..., rows, cols) from ``read(window)`` over windows of
+    ``tile`` (rows, cols) cells, the last ones cut at the edges."""
+    out = np.full(shape, np.nan)
+    rows, cols = shape[-2:]
+    for r in range(0, rows, tile[0]):
+        for c in range(0, cols, tile[1]):
+            w = Window(c, r, min(tile[1], cols - c), min(tile[0], rows - r))
+            out[..., r:r + w.height, c:c + w.width] = read(w)
+    return out
 
 
 @pytest.fixture

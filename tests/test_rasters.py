@@ -13,7 +13,7 @@ import pytest
 import rasterio
 import tifffile
 from affine import Affine
-from conftest import ORIGIN, UTM33, write_raster
+from conftest import ORIGIN, UTM33, read_tiled, write_raster
 from rasterio.windows import Window
 
 from georaster_dl.errors import GridError, InputFileError, SpecError
@@ -119,12 +119,7 @@ def test_input_offset_by_whole_cells_is_read_without_warping(rasters):
 def test_windowed_reads_equal_one_whole_read(rasters, name):
     src = source(rasters[name])
     whole = src.read(WHOLE)
-    tiled = np.full(GRID.shape, np.nan)
-    for r in range(0, GRID.height, 37):
-        for c in range(0, GRID.width, 41):
-            w = Window(c, r, min(41, GRID.width - c), min(37, GRID.height - r))
-            tiled[r:r + w.height, c:c + w.width] = src.read(w)
-    np.testing.assert_array_equal(tiled, whole)
+    np.testing.assert_array_equal(read_tiled(src.read, GRID.shape, (37, 41)), whole)
 
 
 @needs_gdalwarp

@@ -9,7 +9,7 @@ import rasterio
 import xarray as xr
 import yaml
 from affine import Affine
-from conftest import ORIGIN, UTM33, write_raster
+from conftest import ORIGIN, UTM33, read_tiled, write_raster
 from rasterio.windows import Window
 from shapely.geometry import Point, Polygon
 
@@ -157,12 +157,8 @@ def test_wider_halo_parameter_reads_a_wider_window(study):
 @pytest.mark.parametrize("size", [(16, 16), (23, 37), (60, 80)])
 def test_tiled_reads_equal_one_whole_read(study, size):
     with Stack(study / "spec.yaml") as stack:
-        whole, whole_valid = stack.read_window(Window(0, 0, W, H))
-        tiled = np.full(whole.shape, np.nan, dtype=np.float32)
-        for r in range(0, H, size[0]):
-            for c in range(0, W, size[1]):
-                w = Window(c, r, min(size[1], W - c), min(size[0], H - r))
-                tiled[:, r:r + w.height, c:c + w.width] = stack.read_window(w)[0]
+        whole, _ = stack.read_window(Window(0, 0, W, H))
+        tiled = read_tiled(lambda w: stack.read_window(w)[0], whole.shape, size)
     np.testing.assert_array_equal(tiled, whole)
 
 

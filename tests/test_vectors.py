@@ -6,7 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import UTM33
+from conftest import UTM33, read_tiled
 from rasterio import features as rio_features
 from rasterio.windows import Window
 from shapely.geometry import (GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon, Point,
@@ -114,12 +114,7 @@ def test_numeric_attribute_is_rasterised_like_gdal_rasterize(tmp_path):
     expected = rio_features.rasterize(zip(polys, [20.0, 35.0]), out_shape=GRID.shape, transform=GRID.transform,
                                       fill=np.nan, dtype="float64")
     np.testing.assert_array_equal(got, expected)
-    tiled = np.full(GRID.shape, np.nan)
-    for r in range(0, GRID.height, 23):
-        for c in range(0, GRID.width, 19):
-            w = Window(c, r, min(19, GRID.width - c), min(23, GRID.height - r))
-            tiled[r:r + w.height, c:c + w.width] = src.read(w)
-    np.testing.assert_array_equal(tiled, got)
+    np.testing.assert_array_equal(read_tiled(src.read, GRID.shape, (23, 19)), got)
 
 
 def test_text_attribute_is_rasterised_as_position_in_the_sorted_labels(tmp_path):
