@@ -86,7 +86,7 @@ class Stack:
         kinds = []
         for f in self.features:
             name = f.definition.name
-            if name == "onehot" or f.params.get("onehot"):
+            if f.onehot_codes is not None:
                 kind = "onehot"
             elif f.definition.classes or (name == "value" and self.spec.inputs[f.ref.input].kind == "categorical"):
                 kind = "class"

@@ -17,7 +17,7 @@ from georaster_dl.errors import FeatureError, GridError, SpecError
 from georaster_dl.features.registry import FeatureDef, Param, register, registered
 from georaster_dl.grid import Grid
 from georaster_dl.spec import load_spec
-from georaster_dl.features.registry import expand_onehot
+from georaster_dl.features.registry import code_positions, expand_onehot, onehot
 from georaster_dl.stack import Stack, open_stack
 
 H, W = 60, 80
@@ -301,6 +301,19 @@ def test_compact_one_hot_bands_expand_to_the_full_bands(study):
     np.testing.assert_array_equal(compact_valid, valid)
     rows = compact.reshape(5, -1)[:, valid.ravel()].T
     np.testing.assert_array_equal(expand_onehot(rows, layout), full.reshape(full.shape[0], -1)[:, valid.ravel()].T)
-    # a code the model never saw expands to 0 in every band of its group
-    rows[:, 1] = 7
+    # a code the model never saw (position -1) expands to 0 in every band of its group
+    rows[:, 1] = code_positions(np.full(len(rows), 7.0), layout[1])
     assert not expand_onehot(rows, layout)[:, 1:4].any()
+
+
+def test_compact_codes_keep_codes_float32_cannot_hold():
+    # Codes are compared in float64 (as full one-hot bands are); the compact band holds
+    # positions, which float32 keeps exactly, not the codes themselves.
+    codes = (16_777_217, 16_777_218, 0.1)
+    plane = np.array([[16_777_217, 16_777_218], [0.1, np.nan]])
+    full = onehot(plane, list(codes))
+    positions = code_positions(plane, codes).astype(np.float32)
+    valid = np.isfinite(plane)
+    np.testing.assert_array_equal(expand_onehot(positions[valid][:, None], [codes]), full[:, valid].T)
+    assert np.isnan(positions[1, 1])
+    assert (code_positions(plane, ())[valid] == -1).all()  # no categories at all: every code unseen

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from georaster_dl.features.registry import FeatureDef, KernelContext, input_codes, onehot, register
+from georaster_dl.features.registry import FeatureDef, KernelContext, register
 
 
 def _value(values: np.ndarray, ctx: KernelContext) -> np.ndarray:
     return values
-
-
-def _onehot(values: np.ndarray, ctx: KernelContext, out: np.ndarray) -> np.ndarray:
-    return onehot(values, input_codes(ctx.input), out=out)
 
 
 def _category_suffixes(params: dict, input_spec) -> list[str]:
@@ -25,7 +21,7 @@ register(FeatureDef(
     input_kinds=("continuous", "categorical", "vector")))
 
 register(FeatureDef(
-    name="onehot", kernel=_onehot, units="0/1",
+    name="onehot", kernel=_value, units="0/1",
     help="one band per category of a categorical input (or rasterised vector attribute); "
          "a category unseen when the model was trained is 0 in every band",
     input_kinds=("categorical", "vector"), band_suffixes=_category_suffixes, one_hot=True))

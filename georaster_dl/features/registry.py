@@ -100,8 +100,9 @@ class FeatureDef:
     (such features accept ``onehot=true``). ``prepare(stack, ref)`` runs a first pass
     over the raster and returns parameters to pin (global statistics). ``check(stack,
     feature)`` refuses, before any pass, what the feature cannot compute on the stack's
-    grid and inputs (a radius wider than the raster, an input without data). A
-    ``one_hot`` kernel takes ``out=`` (bands, rows, cols) and writes its bands there.
+    grid and inputs (a radius wider than the raster, an input without data).
+    ``one_hot`` marks a feature whose values are the input's category codes, one band
+    per category (``onehot``).
     """
 
     name: str
@@ -144,24 +145,17 @@ class ResolvedFeature:
 
         One-hot bands are written in place: a categorical input with many classes would
         otherwise hold a second copy of all its bands for a moment. With ``compact`` a
-        one-hot feature writes one band of codes instead (see :func:`expand_onehot`).
+        one-hot feature writes one band instead: each cell's position among
+        :attr:`onehot_codes` (see :func:`code_positions` and :func:`expand_onehot`).
         """
         kernel_params = {k: v for k, v in self.params.items() if k != "onehot"}
-        if self.definition.one_hot:
-            if compact:
-                out[0] = values  # the input's codes
-            else:
-                self.definition.kernel(values, ctx, out=out, **kernel_params)
-            return
         result = np.asarray(self.definition.kernel(values, ctx, **kernel_params))
-        if result.ndim == 2:
-            result = result[None]
-        if self.params.get("onehot") and not compact:
-            onehot(result[0], list(self.definition.classes), out=out)
-        elif self.params.get("onehot"):
-            out[0] = result[0]
+        if self.onehot_codes is None:
+            out[...] = result if result.ndim == 3 else result[None]
+        elif compact:
+            out[0] = code_positions(result if result.ndim == 2 else result[0], self.onehot_codes)
         else:
-            out[...] = result
+            onehot(result if result.ndim == 2 else result[0], list(self.onehot_codes), out=out)
 
 
 _REGISTRY: dict[str, FeatureDef] = {}
@@ -256,10 +250,28 @@ def onehot(codes: np.ndarray, categories: list, out: np.ndarray | None = None) -
     return out
 
 
+def code_positions(codes: np.ndarray, categories: tuple) -> np.ndarray:
+    """Position of each cell's code among ``categories`` as float32: -1 for a code not among
+    them, NaN where codes are NaN. Codes are compared as float64, as :func:`onehot` does,
+    and positions (small integers) are exact in float32 where codes may not be."""
+    values = np.asarray(codes, np.float64)
+    out = np.full(values.shape, -1, np.float32)
+    if categories:
+        known = np.asarray(categories, np.float64)
+        order = np.argsort(known, kind="stable")
+        ordered = known[order]
+        at = np.minimum(np.searchsorted(ordered, values), len(known) - 1)
+        hit = ordered[at] == values
+        out[hit] = order[at[hit]]
+    out[np.isnan(values)] = np.nan
+    return out
+
+
 def expand_onehot(rows: np.ndarray, layout: list[tuple | None]) -> np.ndarray:
     """Full feature rows from compact ones: each compact column whose ``layout`` entry holds
-    codes becomes one 0/1 column per code (the same values :func:`onehot` gives); the other
-    columns pass through. ``rows`` is float32 (n, compact bands) without nodata."""
+    codes (it holds positions, see :func:`code_positions`) becomes one 0/1 column per code,
+    the values :func:`onehot` gives; the other columns pass through. ``rows`` is float32
+    (n, compact bands) without nodata."""
     width = sum(1 if codes is None else len(codes) for codes in layout)
     out = np.empty((rows.shape[0], width), np.float32)
     col = 0
@@ -268,15 +280,9 @@ def expand_onehot(rows: np.ndarray, layout: list[tuple | None]) -> np.ndarray:
             out[:, col] = rows[:, j]
             col += 1
         else:
-            # Position of each row's code among ``codes`` (searchsorted, then an exact equality
-            # check), then a 1 at that position: n x k zeros and n ones, no n x k comparisons.
-            order = np.argsort(np.asarray(codes, np.float64), kind="stable")
-            ordered = np.asarray(codes, np.float64)[order]
-            values = rows[:, j].astype(np.float64)
-            at = np.minimum(np.searchsorted(ordered, values), len(codes) - 1)
-            hit = np.flatnonzero(ordered[at] == values)
             block = out[:, col:col + len(codes)]
             block[...] = 0
-            block[hit, order[at[hit]]] = 1
+            hit = np.flatnonzero(rows[:, j] >= 0)
+            block[hit, rows[hit, j].astype(np.intp)] = 1
             col += len(codes)
     return out
