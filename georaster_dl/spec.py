@@ -25,6 +25,7 @@ the spec file. YAML is always loaded with ``yaml.safe_load``.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -228,7 +229,7 @@ def load_spec(source: str | Path | dict | StackSpec) -> StackSpec:
     else:
         text, where = str(source), "spec"
         path = Path(text).expanduser()
-        if "\n" not in text and (path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists()):
+        if "\n" not in text and (path.suffix.lower() in (".yaml", ".yml", ".json") or os.path.exists(path)):
             if not path.is_file():
                 raise SpecError(f"spec file {text} does not exist: check the path")
             base_dir, where = path.resolve().parent, str(path)
@@ -389,7 +390,12 @@ def _scalar(raw: str) -> Any:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
         return raw
-    return value if isinstance(value, (int, float, bool, str)) else raw
+    if isinstance(value, str):
+        try:
+            return float(value)  # YAML 1.1 reads exponents without a dot (1e-3) as text
+        except ValueError:
+            return value
+    return value if isinstance(value, (int, float, bool)) else raw
 
 
 def _format_value(value: Any) -> str:

@@ -167,3 +167,16 @@ def test_describe_bundle_is_readable_and_json_is_complete(saved):
     assert doc["format_version"] == bundle_module.FORMAT_VERSION
     assert {"spec", "preprocess", "versions", "members", "created", "file_sha256"} <= set(doc)
     assert set(doc["versions"]) >= {"keras", "tensorflow", "georaster_dl"}
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"band_kinds": None}, "lacks or garbles an entry"),
+    ({"preprocess": {"bands": [{"name": "x", "transform": "clip"}]}}, "lacks or garbles an entry"),
+    ({"preprocess": {"bands": [{"name": "x"}]}}, "different bands for the network and its scaling"),
+    ({"members": ["networks/member_00.keras"]}, "lists no or invalid network members"),
+])
+def test_a_garbled_model_json_is_a_clear_model_file_error(saved, tmp_path, changes, message):
+    # model.json's own checksum is recomputed by the forger: only the shape checks stand in the way.
+    bad = rewrite_bundle(saved, tmp_path / "garbled.gdl", doc_changes=changes)
+    with pytest.raises(ModelFileError, match=message):
+        load_bundle(bad)

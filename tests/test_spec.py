@@ -261,3 +261,20 @@ def test_relative_path_inside_spec_folder_subdirectory(tmp_path):
 
 def test_home_relative_path_is_expanded():
     assert load_spec(minimal(inputs={"dem": "~/dem.tif"})).inputs["dem"].path == str(Path.home() / "dem.tif")
+
+
+def test_exponent_parameters_are_numbers_and_non_finite_ones_are_refused():
+    from georaster_dl.errors import FeatureError
+    from georaster_dl.features.registry import resolve
+
+    spec = load_spec({"inputs": {"dem": "dem.tif"}, "features": ["dem.geomorphons(flat=1e-3)", "dem.tpi(radius=.inf)"]})
+    geomorphons, tpi = spec.features
+    assert resolve(geomorphons, spec.inputs["dem"]).params["flat"] == 0.001
+    with pytest.raises(FeatureError, match="radius must be a finite number"):
+        resolve(tpi, spec.inputs["dem"])
+
+
+def test_a_long_one_line_spec_string_is_parsed_not_taken_for_a_path():
+    doc = {"inputs": {f"input_{i}": f"raster_{i}.tif" for i in range(20)}, "features": ["input_0"]}
+    assert len(json.dumps(doc)) > 300
+    assert list(load_spec(json.dumps(doc)).inputs) == list(doc["inputs"])

@@ -13,6 +13,7 @@ from model_support import FAST, sample_area
 from scipy.stats import spearmanr
 from shapely.geometry import Point
 
+from georaster_dl import training
 from georaster_dl.errors import LabelError, OutputError, UserInputError
 from georaster_dl.models.bundle import load_bundle
 from georaster_dl.models.forward import Forward
@@ -180,13 +181,19 @@ def test_labels_only_on_nodata_are_refused(points):
     ({"cv_folds": 3}, UserInputError, "--cv-folds needs --cv-block-size"),
     ({"ensemble": 0}, UserInputError, "--ensemble must be at least 1"),
     ({"background_ratio": 0}, UserInputError, "--background-ratio must be positive"),
+    ({"background_ratio": float("nan")}, UserInputError, "--background-ratio must be a finite number"),
+    ({"buffer": float("inf")}, UserInputError, "--buffer must be a finite number"),
+    ({"cv_folds": 3, "cv_block_size": float("nan")}, UserInputError, "--cv-block-size must be a finite number"),
+    ({"cv_block_size": -5}, UserInputError, "--cv-block-size must be a positive distance"),
 ])
-def test_bad_options_are_refused_before_training(options, error, message):
+def test_bad_options_are_refused_before_training(options, error, message, monkeypatch):
+    monkeypatch.setattr(training, "fit_network", lambda *a, **k: pytest.fail("a network was trained"))
     with pytest.raises(error, match=message):
         train(sample_area()["spec"], sample_area()["deposits"], "prospectivity", **options)
 
 
-def test_existing_outputs_are_refused_before_training(tmp_path):
+def test_existing_outputs_are_refused_before_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "fit_network", lambda *a, **k: pytest.fail("a network was trained"))
     (tmp_path / "m.gdl").write_bytes(b"old")
     with pytest.raises(OutputError, match="already exists"):
         train(sample_area()["spec"], sample_area()["deposits"], "prospectivity", out=tmp_path / "m.gdl")

@@ -11,6 +11,8 @@ Register a feature with :func:`register`; look one up with :func:`resolve`.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -48,6 +50,8 @@ class Param:
         elif self.type in (int, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise FeatureError(f"{where} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise FeatureError(f"{where} must be a finite number, got {value!r}")
             if self.type is int and float(value) != int(value):
                 raise FeatureError(f"{where} must be a whole number, got {value!r}")
             value = self.type(value)

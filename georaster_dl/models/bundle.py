@@ -205,20 +205,27 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
     with _open_zip(path) as zf:
         doc = read_document(zf, path)
         networks = [_load_network(zf, m["name"], m["sha256"], path) for m in doc["members"]]
-    n_bands = len(doc["band_names"])
-    n_out = len(doc["classes"] or []) if doc["task"] == "landform" else 1
+    try:
+        bundle = ModelBundle(
+            task=doc["task"], spec=load_spec(doc["spec"]), band_names=list(doc["band_names"]),
+            band_kinds=list(doc["band_kinds"]), preprocess=Preprocessor.from_dict(doc["preprocess"]),
+            networks=networks, classes=doc["classes"], target=doc["target"],
+            value_range=tuple(doc["value_range"]) if doc["value_range"] else None, options=doc["options"],
+            metrics=doc["metrics"], input_sha256=doc["input_sha256"], versions=doc["versions"],
+            created=doc["created"])
+        n_bands, n_out = len(bundle.band_names), bundle.n_outputs
+        consistent = bundle.preprocess.names == bundle.band_names and len(bundle.band_kinds) == n_bands
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"{path}: {MODEL_JSON} lacks or garbles an entry ({type(exc).__name__}: {exc}); "
+                             "the file is corrupt: retrain or restore the model") from None
     for m, net in zip(doc["members"], networks):
         if tuple(net.input_shape) != (None, n_bands) or tuple(net.output_shape) != (None, n_out):
             raise ModelFileError(f"{path}: {m['name']} takes {net.input_shape[-1]} inputs and gives "
                                  f"{net.output_shape[-1]} outputs, but model.json lists {n_bands} bands and "
                                  f"{n_out} outputs; the file is inconsistent, retrain the model")
-    bundle = ModelBundle(
-        task=doc["task"], spec=load_spec(doc["spec"]), band_names=list(doc["band_names"]),
-        band_kinds=list(doc["band_kinds"]), preprocess=Preprocessor.from_dict(doc["preprocess"]),
-        networks=networks, classes=doc["classes"], target=doc["target"],
-        value_range=tuple(doc["value_range"]) if doc["value_range"] else None, options=doc["options"],
-        metrics=doc["metrics"], input_sha256=doc["input_sha256"], versions=doc["versions"],
-        created=doc["created"])
+    if not consistent:
+        raise ModelFileError(f"{path}: {MODEL_JSON} lists different bands for the network and its scaling; "
+                             "the file is inconsistent, retrain the model")
     bundle.sha256, bundle.path = file_sha256(path), str(path)
     return bundle
 
@@ -255,7 +262,8 @@ def read_document(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
                              "or is corrupt: retrain or restore the model")
     if doc.get("task") not in TASKS:
         raise ModelFileError(f"{path}: unknown task {doc.get('task')!r} in {MODEL_JSON}")
-    listed = [m.get("name") for m in doc.get("members") or []]
+    members = doc.get("members")
+    listed = [m.get("name") if isinstance(m, dict) else None for m in members] if isinstance(members, list) else []
     if not listed or any(not isinstance(n, str) or not _MEMBER_RE.match(n) for n in listed):
         raise ModelFileError(f"{path}: {MODEL_JSON} lists no or invalid network members; the file is corrupt")
     unexpected = sorted(set(names) - set(listed) - {MODEL_JSON})

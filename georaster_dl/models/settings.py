@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from georaster_dl.errors import UserInputError
@@ -20,6 +21,13 @@ class TrainSettings:
     cv_buffer: float = 0.0
 
     def check(self, task: str) -> None:
+        """Raise :class:`UserInputError` naming the first option whose value cannot work."""
+        for flag, value in (("--background-ratio", self.background_ratio), ("--buffer", self.buffer),
+                            ("--cv-block-size", self.cv_block_size), ("--cv-buffer", self.cv_buffer)):
+            if value is not None and not math.isfinite(value):
+                raise UserInputError(f"{flag} must be a finite number, got {value}")
+        if self.cv_block_size is not None and self.cv_block_size <= 0:
+            raise UserInputError(f"--cv-block-size must be a positive distance in grid units, got {self.cv_block_size}")
         if int(self.ensemble) < 1:
             raise UserInputError(f"--ensemble must be at least 1, got {self.ensemble}")
         if self.background_ratio < 0 or (task == "prospectivity" and self.background_ratio == 0):
