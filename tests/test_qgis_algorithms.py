@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from qgis_support import BACKEND, make_profile, missing_commands, requires_qgis, run_algorithm, run_script
+from qgis_support import (BACKEND, make_profile, missing_commands, qgis_process, requires_qgis, run_algorithm,
+                          run_script)
 
 pytestmark = [pytest.mark.qgis, requires_qgis]
 FAST_TRAINING = {"HIDDEN": "16", "EPOCHS": 3, "BATCH_SIZE": 128, "SEED": 1}
@@ -24,8 +25,7 @@ FAST_TRAINING = {"HIDDEN": "16", "EPOCHS": 3, "BATCH_SIZE": 128, "SEED": 1}
 
 def needs(*commands: str) -> None:
     missing = missing_commands(*commands)
-    if missing:
-        pytest.skip(f"backend command(s) {', '.join(missing)} not in {BACKEND} yet")
+    assert not missing, f"backend command(s) {', '.join(missing)} missing from {BACKEND}"
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +156,16 @@ def test_train_regression_then_predict_writes_values(env, sample, out):
     result = run_algorithm(env, "predict", {"MODEL": model["OUTPUT"], "OUTPUT": out / "cu.tif"})
     values, names, _ = read(result["OUTPUT"])
     assert names == ["value"] and values.count() > 0 and "PROBABILITIES" not in result
+
+
+def test_a_mistyped_feature_list_is_one_clear_error_without_traceback(env, sample, tmp_path):
+    done = qgis_process(env, "run", "georaster_dl:train_landforms", f"--DEM={sample / 'dem.tif'}",
+                        "--FEATURES=slope", "--MORE=tpi radius=10", f"--LABELS={sample / 'landforms.gpkg'}",
+                        "--LABEL_FIELD=landform", f"--OUTPUT={tmp_path / 'm.gdl'}")
+    assert done.returncode != 0
+    assert "cannot read terrain feature 'tpi radius=10'" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_evaluate_writes_an_html_report(env, sample, out, prospectivity_model):

@@ -36,12 +36,13 @@ def test_json_progress_lines_drive_progress_and_messages(observed):
     assert "fake_backend.py --json-progress progress" in kinds(run["calls"], "command")[0]
 
 
-def test_backend_error_line_is_reported_and_raised(observed):
+def test_backend_error_line_is_raised_once_and_only_this_runs_files_are_removed(observed):
     run = observed["fail"]
     message = "input dem: /nope.tif does not exist; check the path"
-    assert run["exception"] == message
-    assert kinds(run["calls"], "error") == [message]
-    assert not run["partial_left"]
+    assert run["exception"] == message  # QGIS reports the exception; not reported a second time
+    assert kinds(run["calls"], "error") == []
+    # the journal this run wrote is gone; the partial file that was there before it (another run's) is not
+    assert run["left"] == ["fail.tif.partial"]
 
 
 def test_child_environment_is_cleaned_of_qgis_variables(observed):

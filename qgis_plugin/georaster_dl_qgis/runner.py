@@ -71,7 +71,10 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
     feedback : QgsProcessingFeedback
         Receives progress, messages and errors; its cancel request stops the child.
     outputs : iterable of str
-        Files this run writes; removed (with their sidecars) when the run is cancelled.
+        Files this run writes. When the run is cancelled or fails, the files among them
+        and their sidecars that this run created are removed; files that existed before it
+        started (a previous result, or the partial files of another run holding the
+        output's lock) are left alone.
 
     Raises
     ------
@@ -79,6 +82,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         When the backend fails (its ``error:`` line is the message) or the run is cancelled.
     """
     outputs = list(outputs)
+    before = {path for output in outputs for path in output_files(output) if path.exists()}
     feedback.pushCommandInfo(" ".join(shlex.quote(str(a)) for a in command))
     process = subprocess.Popen(
         [str(a) for a in command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -95,7 +99,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         if feedback.isCanceled():
             _stop(process)
             _close(process, pumps)
-            _remove(outputs, everything=True)
+            _remove_new(outputs, before)
             raise QgsProcessingException("Cancelled: the georaster-dl backend was stopped and its "
                                          "unfinished outputs were removed.")
         try:
@@ -109,7 +113,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
     code = process.wait()
     _close(process, pumps)
     if code != 0:
-        _remove(outputs, everything=False)
+        _remove_new(outputs, before)
         raise QgsProcessingException(reporter.failure(code))
 
 
@@ -133,8 +137,7 @@ class _Reporter:
             else:
                 self._progress(event)
         elif line.lower().startswith("error: "):  # ours ("error: ...") or click's usage error ("Error: ...")
-            self.error = line[len("error: "):]
-            self.feedback.reportError(self.error, True)
+            self.error = line[len("error: "):]  # raised as the run's exception, which QGIS reports
         elif line.startswith("warning: "):
             self.feedback.pushWarning(line[len("warning: "):])
         else:
@@ -216,9 +219,9 @@ def _signal_group(pid: int, sig: int) -> None:
         pass  # the whole group is already gone
 
 
-def _remove(outputs: Iterable[str], everything: bool) -> None:
-    """Delete outputs' leftovers: the unfinished ones, or (after a cancel) all of them."""
+def _remove_new(outputs: Iterable[str], before: set[Path]) -> None:
+    """Delete the outputs' files and sidecars that did not exist in ``before``."""
     for output in outputs:
         for path in output_files(output):
-            if path.is_file() and (everything or path.name.endswith(UNFINISHED_SUFFIXES)):
-                path.unlink()
+            if path.is_file() and path not in before:
+                path.unlink(missing_ok=True)

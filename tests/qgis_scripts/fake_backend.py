@@ -3,7 +3,7 @@
 
 Usage: fake_backend.py --json-progress MODE OUT [PIDFILE]
   progress: two stages of JSON progress lines, an info line, a stderr warning, writes OUT
-  fail:     a JSON line, then "error: ..." on stderr and exit code 2
+  fail:     writes OUT.partial.journal, a JSON line, then "error: ..." on stderr and exit code 2
   env:      writes the environment it received to OUT as JSON
   hang:     writes OUT.partial, starts a worker process, ignores SIGTERM and sleeps;
             PIDFILE gets "<own pid> <worker pid>"
@@ -32,6 +32,7 @@ def main(mode, out, pidfile=None):
         print("plain stdout line", flush=True)
         open(out, "w").write("done")
     elif mode == "fail":
+        open(out + ".partial.journal", "w").write("{}")
         emit("stack", 0, 2, "opening inputs")
         print("error: input dem: /nope.tif does not exist; check the path", file=sys.stderr, flush=True)
         return 2

@@ -75,9 +75,9 @@ def main(work):
 
     fb = Recorder()
     out = work / "fail.tif"
-    Path(f"{out}.partial").write_text("half")
+    Path(f"{out}.partial").write_text("half")  # as if another run, holding the output's lock, were writing it
     result["fail"] = {"exception": attempt([*FAKE, "fail", out], fb, [str(out)]), "calls": fb.calls,
-                      "partial_left": Path(f"{out}.partial").exists()}
+                      "left": sorted(p.name for p in work.iterdir() if p.name.startswith("fail"))}
 
     out = work / "env.json"
     os.environ.update({"PYTHONHOME": "/qgis/apps/Python39", "PYTHONPATH": "/qgis/python", "GDAL_DATA": "/qgis/gdal",

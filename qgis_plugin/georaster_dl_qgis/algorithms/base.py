@@ -104,10 +104,13 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, str]:
         command = backend.backend_command()
-        args, outputs = self.arguments(parameters, context, feedback)
-        side = {name: _sibling(outputs["OUTPUT"], suffix) for name, suffix in self.SIDE_OUTPUTS.items()}
-        run_backend([*command, "--json-progress", self.COMMAND, *args], feedback,
-                    [*outputs.values(), *side.values()])
+        try:
+            args, outputs = self.arguments(parameters, context, feedback)
+            side = {name: _sibling(outputs["OUTPUT"], suffix) for name, suffix in self.SIDE_OUTPUTS.items()}
+            run_backend([*command, "--json-progress", self.COMMAND, *args], feedback,
+                        [*outputs.values(), *side.values()])
+        except (ValueError, OSError) as exc:  # a mistyped feature list, a backend that cannot start
+            raise QgsProcessingException(f"{self.displayName()}: {exc}") from None
         for name, path in side.items():
             if Path(path).is_file():
                 outputs[name] = path
