@@ -57,3 +57,15 @@ def test_an_error_in_one_window_stops_the_run():
 
     with pytest.raises(ValueError, match="boom"):
         run_local(_windows(8), compute, lambda i, w, r: None, workers=2, in_flight=3)
+
+
+def test_waiting_for_a_slow_window_does_not_spin():
+    # The first window is slow and the others finish at once: the writer waits for the first
+    # without burning a core (a busy wait used nearly a full CPU here).
+    def compute(w):
+        time.sleep(1.0 if w.col_off == 0 else 0.01)
+        return w
+
+    start_cpu = time.process_time()
+    run_local(_windows(4), compute, lambda i, w, r: None, workers=4, in_flight=4)
+    assert time.process_time() - start_cpu < 0.3

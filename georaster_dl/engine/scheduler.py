@@ -9,7 +9,7 @@ not grow with the raster.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from rasterio.windows import Window
@@ -58,7 +58,9 @@ def _drive(windows: Sequence[Window], submit: Callable[[Window], Future], consum
                 next_submit += 1
             future = pending[next_write]
             if not future.done():
-                wait_any(list(pending.values()))
+                # Wait for the window to write next only: waiting for any window returned at
+                # once, over and over, whenever a later one had already finished (a busy loop).
+                wait_for(future)
                 continue
             consume(next_write, windows[next_write], future.result())
             del pending[next_write]
@@ -68,14 +70,15 @@ def _drive(windows: Sequence[Window], submit: Callable[[Window], Future], consum
             future.cancel()
 
 
-def wait_any(futures: list) -> None:
-    """Block until one of ``futures`` (concurrent or dask) finishes; wakes up for Ctrl-C."""
-    if futures and isinstance(futures[0], Future):
-        wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+def wait_for(future) -> None:
+    """Block until ``future`` (concurrent or dask) finishes, or half a second passes, so that
+    the caller wakes up for Ctrl-C."""
+    if isinstance(future, Future):
+        wait([future], timeout=0.5)
     else:
         from distributed import wait as dask_wait
 
         try:
-            dask_wait(futures, timeout=0.5, return_when="FIRST_COMPLETED")
+            dask_wait([future], timeout=0.5)
         except TimeoutError:
             pass
