@@ -52,7 +52,14 @@ def test_robust_scaling_uses_median_and_iqr(heavy):
 def test_log_and_quantile_behave_as_documented():
     x = np.array([[0.0], [1.0], [10.0], [100.0], [1000.0]], np.float32)
     log = Preprocessor.fit(x, ["a"], ["continuous"], ["log"])
-    assert log.bands[0]["floor"] == 1.0  # values <= 0 are raised to the smallest positive training value
+    band = log.bands[0]
+    assert band["floor"] == 1.0  # values <= 0 are raised to the smallest positive training value
+    expected = (np.log(np.maximum(x[:, 0], 1.0)) - band["mean"]) / band["std"]
+    np.testing.assert_allclose(log.apply(x)[:, 0], expected, rtol=1e-5, atol=1e-6)
+    log1p = Preprocessor.fit(x - 1, ["a"], ["continuous"], ["log1p"])
+    band = log1p.bands[0]
+    expected = (np.log1p(np.maximum(x[:, 0] - 1, 0)) - band["mean"]) / band["std"]  # -1 is raised to 0
+    np.testing.assert_allclose(log1p.apply(x - 1)[:, 0], expected, rtol=1e-5, atol=1e-6)
     quantile = Preprocessor.fit(x, ["a"], ["continuous"], ["quantile"])
     ranks = quantile.apply(x)[:, 0]
     assert np.all(np.diff(ranks) > 0)  # monotone
