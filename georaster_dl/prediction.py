@@ -14,12 +14,12 @@ from pathlib import Path
 import rasterio
 
 from georaster_dl.engine.device import select_device
-from georaster_dl.engine.journal import Journal, OutputLock, truncate_to
+from georaster_dl.engine.journal import Journal, OutputLock, require_journal, truncate_to
 from georaster_dl.engine.outputs import OutputFile, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
 from georaster_dl.engine.worker import (WindowPredictor, auto_window, model_classes, predict_window_task,
                                         windows_in_flight)
-from georaster_dl.errors import Interrupted, OutputError
+from georaster_dl.errors import Interrupted, OutputError, UserInputError
 from georaster_dl.export import spec_hash
 from georaster_dl.grid import check_window_size
 from georaster_dl.io.qml import write_qml
@@ -75,9 +75,10 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
     """
     if window is not None:
         check_window_size(window)
-    out = Path(out).expanduser().resolve() if Path(out).parent.exists() else Path(out)
-    check_output_path(out, overwrite)
+    out = check_output_path(out, overwrite).resolve()
     with OutputLock(out), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):  # the lock first: a second run is refused at once
+        if resume:
+            require_journal(out)  # before TensorFlow, the model and the inputs are loaded
         written, files = _predict_locked(model, out, inputs or {}, window, workers, device, scheduler, bands,
                                          overwrite, resume, compress, overviews)
     for f in files:
@@ -113,8 +114,9 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
         journal = Journal(out, {"model_sha256": bundle.sha256, "inputs": sorted(overrides.items()),
                                 "window": window, "bands": [f.descriptions for f in files], "compress": compress,
                                 "grid": grid.to_dict()})
+        client = None if scheduler is None else _client(scheduler)  # before any file is touched
         start = _open_writers(writers, journal, resume)
-        _run(predictor, files, writers, journal, windows, start, workers, scheduler, model, overrides)
+        _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides)
     finally:
         predictor.close()
     return _finish(writers, journal, len(windows)), files
@@ -128,10 +130,10 @@ def _finish(writers: list[GeoTIFFWriter], journal: Journal, n_windows: int) -> l
         for w in writers:
             w.finish()
     except KeyboardInterrupt:
-        for w in writers:
+        for w in writers:  # every window is in the partial files: keep them, closed, for --resume
             w.final.unlink(missing_ok=True)
-        if all(w.complete for w in writers):
-            journal.checkpoint(n_windows, {str(w.partial): w.partial.stat().st_size for w in writers})
+            w.suspend()
+        journal.checkpoint(n_windows, {w.partial.name: w.partial.stat().st_size for w in writers})
         raise Interrupted(f"stopped while finishing the outputs; what was computed is kept in {writers[0].partial}; "
                           "rerun the same command with --resume to finish") from None
     except BaseException:  # e.g. the disk filled up while the last tiles were flushed
@@ -155,25 +157,41 @@ def _finish(writers: list[GeoTIFFWriter], journal: Journal, n_windows: int) -> l
 
 
 def _open_writers(writers: list[GeoTIFFWriter], journal: Journal, resume: bool) -> int:
-    """Open fresh partial files, or truncate and reopen them to resume; returns the first window to do."""
-    if not resume:
+    """Open fresh partial files, or truncate and reopen them to resume; returns the first window to do.
+
+    If this fails or is interrupted, a fresh run's files are deleted; a resumed run's
+    partial files are closed and kept, still matching the journal."""
+    try:
+        if not resume:
+            for w in writers:
+                w.open()
+            journal.start()
+            return 0
+        start, sizes = journal.last_checkpoint()
+        missing = [str(w.partial) for w in writers if not w.partial.exists()]
+        if missing:
+            raise OutputError(f"--resume: {missing[0]} is missing; run again without --resume")
+        if sizes and set(sizes) != {w.partial.name for w in writers}:
+            raise OutputError(f"--resume: {journal.path} lists other files than this run writes; "
+                              "run again without --resume (add --overwrite)")
+        truncate_to({w.partial: sizes[w.partial.name] for w in writers} if sizes else {})
         for w in writers:
-            w.open()
-        journal.start()
-        return 0
-    start, sizes = journal.last_checkpoint()
-    missing = [str(w.partial) for w in writers if not w.partial.exists()]
-    if missing:
-        raise OutputError(f"--resume: {missing[0]} is missing; run again without --resume")
-    truncate_to({str(w.partial): sizes[str(w.partial)] for w in writers} if sizes else {})
-    for w in writers:
-        w.open(resume=bool(sizes))
+            w.open(resume=bool(sizes))
+    except BaseException:
+        for w in writers:
+            if resume:
+                w.suspend()
+            else:
+                w.abort()
+        if not resume:
+            journal.remove()
+        raise
     info(f"resuming after {start} finished window(s)")
     return start
 
 
 def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoTIFFWriter], journal: Journal,
-         windows: list, start: int, workers: int, scheduler, model, overrides: dict) -> None:
+         windows: list, start: int, workers: int, client, model, overrides: dict) -> None:
     state = {"done": start}
 
     def consume(i: int, w, result: dict) -> None:
@@ -182,20 +200,19 @@ def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoT
         state["done"] = i + 1
         bar.update()
         if state["done"] % CHECKPOINT_EVERY == 0 and state["done"] < len(windows):
-            journal.checkpoint(state["done"], {str(wr.partial): wr.checkpoint() for wr in writers})
+            journal.checkpoint(state["done"], {wr.partial.name: wr.checkpoint() for wr in writers})
 
     try:
         with progress("predict", len(windows), "predicting windows") as bar:
             bar.update(start)
-            if scheduler is None:
+            if client is None:
                 in_flight = windows_in_flight(workers, len(predictor.stack.compact_layout), int(windows[0].width))
                 run_local(windows, lambda w: predictor(w, files), consume, workers, in_flight, start)
             else:
-                client = _client(scheduler)
                 args = (str(Path(model).resolve()), predictor.bundle.sha256, tuple(sorted(overrides.items())), files)
                 run_distributed(client, windows, predict_window_task, args, consume, 2 * _n_workers(client), start)
     except KeyboardInterrupt:
-        journal.checkpoint(state["done"], {str(wr.partial): wr.suspend() for wr in writers})
+        journal.checkpoint(state["done"], {wr.partial.name: wr.suspend() for wr in writers})
         raise Interrupted(f"{state['done']} of {len(windows)} windows are kept in {writers[0].partial}; "
                           "rerun the same command with --resume to continue") from None
     except BaseException:
@@ -208,7 +225,13 @@ def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoT
 def _client(scheduler):
     from distributed import Client
 
-    return scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    if isinstance(scheduler, Client):
+        return scheduler
+    try:
+        return Client(scheduler)
+    except (ValueError, OSError) as exc:
+        raise UserInputError(f"--scheduler {scheduler}: cannot reach a dask scheduler there ({exc}); "
+                             "give its address as tcp://host:8786") from None
 
 
 def _n_workers(client) -> int:

@@ -46,3 +46,33 @@ def test_truncate_drops_bytes_after_checkpoint(tmp_path):
     f.write_bytes(b"0123456789")
     truncate_to({str(f): 4})
     assert f.read_bytes() == b"0123"
+
+
+def test_a_last_line_cut_short_by_a_crash_is_ignored(tmp_path):
+    j = Journal(tmp_path / "map.tif", {"model": "abc"})
+    j.start()
+    j.checkpoint(8, {"x": 100})
+    with open(j.path, "a") as f:
+        f.write('{"windows_done": 16, "si')  # the crash came while the next checkpoint was written
+    assert Journal(tmp_path / "map.tif", {"model": "abc"}).last_checkpoint() == (8, {"x": 100})
+
+
+def test_a_lock_file_removed_by_its_previous_holder_is_not_trusted(tmp_path, monkeypatch):
+    # Run A opens OUT.lock; run B, holding it, finishes and deletes it before A's flock;
+    # A must not lock the deleted file (a third run would lock a new one beside it).
+    import georaster_dl.engine.journal as journal
+
+    out = tmp_path / "map.tif"
+    real_flock, calls = journal.fcntl.flock, []
+
+    def flock_after_the_holder_left(fd, op):
+        if not calls:
+            (tmp_path / "map.tif.lock").unlink()
+        calls.append(fd)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(journal.fcntl, "flock", flock_after_the_holder_left)
+    with OutputLock(out) as lock:
+        assert len(calls) == 2  # the lock on the deleted file was dropped and taken again
+        assert (tmp_path / "map.tif.lock").exists()
+        assert journal.os.fstat(lock._fd).st_ino == (tmp_path / "map.tif.lock").stat().st_ino

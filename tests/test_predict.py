@@ -193,3 +193,12 @@ def test_one_hot_models_map_what_the_forward_pass_gives_on_full_rows(workspace, 
     expected = np.full((ROWS, COLS), np.nan, np.float32)
     expected[valid] = Forward(bundle)(data[:, valid].T)[0][:, 0]
     assert np.array_equal(_pixels(out)[0], expected, equal_nan=True)
+
+
+def test_an_output_under_the_home_folder_may_be_written_with_a_tilde(workspace, tmp_path, monkeypatch):
+    _, _, models = workspace
+    monkeypatch.setenv("HOME", str(tmp_path))
+    written = predict(models["regression"], "~/r.tif", window=512)
+    assert written == [tmp_path / "r.tif"] and (tmp_path / "r.tif").exists()
+    with pytest.raises(UserInputError, match="--resume: there is no journal"):
+        predict(models["regression"], "~/r2.tif", resume=True)

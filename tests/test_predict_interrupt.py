@@ -127,29 +127,50 @@ def test_full_disk_gives_a_clear_error_and_removes_what_it_wrote(model, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_while_finishing_keeps_every_window_and_resume_only_finishes(model, tmp_path, monkeypatch):
+@pytest.mark.parametrize("task, interrupted_copy_no", [("prospectivity", 1), ("landform", 1), ("landform", 2)])
+def test_ctrl_c_while_finishing_keeps_every_window_and_resume_only_finishes(model, tmp_path, monkeypatch, task,
+                                                                              interrupted_copy_no):
+    # A landform run writes two files (classes and probabilities); Ctrl-C may come while either is copied.
     import rasterio.shutil
 
-    from georaster_dl.errors import Interrupted
+    from georaster_dl.errors import Interrupted, UserInputError
+    from georaster_dl.models.bundle import load_bundle
     from georaster_dl.prediction import predict
 
     model_path, reference = model
+    if task == "landform":
+        model_path = make_bundle(load_bundle(model_path).spec.to_dict(), tmp_path / "landform.gdl", task="landform")
+        reference = tmp_path / "reference" / "map.tif"
+        reference.parent.mkdir()
+        predict(model_path, reference, window=512, workers=1)
     out = tmp_path / "map.tif"
     real_copy = rasterio.shutil.copy
+    copies = []
 
     def interrupted_copy(src, dst, **options):
-        real_copy(src, dst, **options)  # the copy is written, then Ctrl-C arrives
-        raise KeyboardInterrupt
+        real_copy(src, dst, **options)
+        copies.append(dst)
+        if len(copies) == interrupted_copy_no:
+            raise KeyboardInterrupt  # the copy is written, then Ctrl-C arrives
 
     monkeypatch.setattr(rasterio.shutil, "copy", interrupted_copy)
     with pytest.raises(Interrupted, match="--resume"):
         predict(model_path, out, window=512, workers=1)
-    assert not out.exists() and not Path(str(out) + ".partial.final").exists()
-    assert Path(str(out) + ".partial").exists()
+    partials = ["map.tif.partial"] + (["map_probabilities.tif.partial"] if task == "landform" else [])
+    # every partial file kept, the journal beside them, no finished copy and no final name
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("map")) == sorted(
+        partials + ["map.tif.partial.journal"])
     monkeypatch.setattr(rasterio.shutil, "copy", real_copy)
+    # a scheduler that cannot be reached is refused before the kept files are touched
+    with pytest.raises(UserInputError, match="--scheduler"):
+        predict(model_path, out, window=512, workers=1, resume=True, scheduler="no-such-scheduler")
+    assert all((tmp_path / n).exists() for n in partials)
     done = subprocess.run(CLI + ["predict", str(model_path), str(out), "--window", "512", "--workers", "1",
                                  "--resume"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "resuming after 32 finished window(s)" in done.stderr  # 2048 x 4096 in 512 windows: all of them
     assert _sha(out) == _sha(reference)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif"]
+    expected = ["map.qml", "map.tif"] + (["map_probabilities.qml", "map_probabilities.tif"] if task == "landform" else [])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("map")) == sorted(expected)
+    if task == "landform":
+        assert _sha(tmp_path / "map_probabilities.tif") == _sha(reference.with_name("map_probabilities.tif"))

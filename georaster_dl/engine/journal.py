@@ -26,19 +26,40 @@ class OutputLock:
         self._fd: int | None = None
 
     def __enter__(self) -> OutputLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise OutputError(f"another georaster-dl run is writing {self.path.with_suffix('')}; "
+                                  "wait for it to finish or choose another output") from None
+            try:
+                current = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                self._fd = fd
+                return self
+            # The run that held the lock deleted the file between our open and our flock:
+            # this lock is on a file nobody else will open; take the lock on the path again.
             os.close(fd)
-            raise OutputError(f"another georaster-dl run is writing {self.path.with_suffix('')}; "
-                              "wait for it to finish or choose another output") from None
-        self._fd = fd
-        return self
 
     def __exit__(self, *exc) -> None:
         self.path.unlink(missing_ok=True)
         os.close(self._fd)
+
+
+def journal_path(out: Path) -> Path:
+    """The resume journal of output ``out``."""
+    return Path(str(out) + ".partial.journal")
+
+
+def require_journal(out: Path) -> None:
+    """Refuse ``--resume`` for an output with no journal beside it."""
+    path = journal_path(out)
+    if not path.exists():
+        raise OutputError(f"--resume: there is no journal {path}; run without --resume to start afresh")
 
 
 class Journal:
@@ -54,7 +75,7 @@ class Journal:
     """
 
     def __init__(self, out: Path, fingerprint: dict) -> None:
-        self.path = Path(str(out) + ".partial.journal")
+        self.out, self.path = out, journal_path(out)
         self.fingerprint = fingerprint
 
     def start(self) -> None:
@@ -62,11 +83,16 @@ class Journal:
         self._append({"fingerprint": self.fingerprint}, mode="w")
 
     def last_checkpoint(self) -> tuple[int, dict[str, int]]:
-        """(windows finished, {partial file: size}) of the last checkpoint; refuses a foreign journal."""
-        if not self.path.exists():
-            raise OutputError(f"--resume: there is no journal {self.path}; run without --resume to start afresh")
-        lines = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-        if not lines or lines[0].get("fingerprint") != self.fingerprint:
+        """(windows finished, {partial file name: size}) of the last checkpoint; refuses a foreign
+        journal. A last line cut short (a crash while it was written) is ignored."""
+        require_journal(self.out)
+        lines = []
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # only the last line can be torn: each line is fsynced before the next
+        if not lines or not isinstance(lines[0], dict) or lines[0].get("fingerprint") != self.fingerprint:
             raise OutputError(f"--resume: {self.path} belongs to a run with another model, inputs or options; "
                               "rerun with the same options, or without --resume (add --overwrite) to start afresh")
         done, sizes = 0, {}
@@ -88,7 +114,7 @@ class Journal:
             os.fsync(f.fileno())
 
 
-def truncate_to(sizes: dict[str, int]) -> None:
+def truncate_to(sizes: dict[str | os.PathLike, int]) -> None:
     """Cut partial files back to their checkpointed sizes (drops tiles written after it)."""
     for path, size in sizes.items():
         with open(path, "r+b") as f:

@@ -105,7 +105,6 @@ class GeoTIFFWriter:
         self.path = check_output_path(path, overwrite)
         self.partial = partial_path(self.path)
         self.final = Path(str(self.partial) + ".final")
-        self.complete = False
         self.grid, self.count, self.dtype, self.nodata = grid, count, np.dtype(dtype).name, nodata
         self.descriptions = descriptions
         self.colormap, self.category_names = colormap, category_names
@@ -144,10 +143,11 @@ class GeoTIFFWriter:
         return size
 
     def suspend(self) -> int:
-        """Close the partial file, keeping it for a later resume; returns its size."""
-        self._ds.close()
-        self._ds = None
-        return self.partial.stat().st_size
+        """Close the partial file (if open), keeping it for a later resume; returns its size."""
+        ds, self._ds = self._ds, None
+        if ds is not None:
+            ds.close()
+        return self.partial.stat().st_size if self.partial.exists() else 0
 
     def _reopen(self) -> None:
         codec = {k: v for k, v in self._profile.items() if k in ("zstd_level", "zlevel", "num_threads")}
@@ -189,15 +189,13 @@ class GeoTIFFWriter:
         the same bytes whatever the window size, worker count or checkpoints (about 15% of
         a light prediction's time). Overviews are built on that copy. If anything fails
         here every file is deleted: no output is left behind. Ctrl-C (KeyboardInterrupt)
-        deletes only the copy and keeps the partial file for a resume; :attr:`complete`
-        then says whether the partial file was already closed and verified.
+        deletes only the copy and keeps the partial file for a resume.
         """
         ds, self._ds = self._ds, None
         try:
             if ds is not None:
                 ds.close()
             _check_complete(self.partial)
-            self.complete = True
             try:
                 rasterio.shutil.copy(self.partial, self.final, **self._creation)
                 if self.overviews:
