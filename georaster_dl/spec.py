@@ -34,12 +34,12 @@ from typing import Any
 import yaml
 
 from georaster_dl.errors import SpecError, closest, one_of
+from georaster_dl.models.preprocess import TRANSFORMS, parse_transform
 
 INPUT_KINDS = ("continuous", "categorical", "vector")
 CONTINUOUS_RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average")
 CATEGORICAL_RESAMPLING = ("nearest", "mode")
-VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".csv", ".kml", ".gml")
-TRANSFORMS = ("none", "log", "log1p", "quantile", "clip", "robust")
+VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".gml")
 
 _TOP_KEYS = ("grid", "inputs", "features", "transforms", "edges")
 _GRID_KEYS = ("reference", "crs", "resolution", "bounds")
@@ -233,7 +233,11 @@ def load_spec(source: str | Path | dict | StackSpec) -> StackSpec:
             if not path.is_file():
                 raise SpecError(f"spec file {text} does not exist: check the path")
             base_dir, where = path.resolve().parent, str(path)
-            text = path.read_text(encoding="utf-8")
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise SpecError(f"{path} is not a spec (a binary file, not YAML/JSON text); give the spec file "
+                                "that lists the inputs and features") from None
         doc = _parse_text(text, where)
     return _from_dict(doc, base_dir)
 
@@ -335,6 +339,18 @@ def _input(name: str, value: Any, base_dir: Path) -> InputSpec:
     transform = value.get("transform")
     if transform is not None:
         _check_transform(transform, f"{where}.transform")
+    crs = value.get("crs")
+    if crs is not None:
+        from rasterio.crs import CRS
+        from rasterio.errors import CRSError
+
+        try:
+            CRS.from_user_input(crs)
+        except (CRSError, ValueError, TypeError):
+            raise SpecError(f"{where}.crs: {crs!r} is not a CRS; write e.g. 'EPSG:32633'") from None
+    for key in ("attribute", "layer"):
+        if value.get(key) is not None and not isinstance(value[key], str):
+            raise SpecError(f"{where}.{key}: must be a name (text), got {value[key]!r}")
     z_factor = value.get("z_factor", 1.0)
     if not _is_number(z_factor) or z_factor <= 0:
         raise SpecError(f"{where}.z_factor: must be a positive number, got {z_factor!r}")
@@ -371,9 +387,7 @@ def _grid(value: Any, inputs: dict[str, InputSpec]) -> GridSpec:
 
 
 def _check_transform(value: Any, where: str) -> None:
-    name = str(value).split("(")[0]
-    if name not in TRANSFORMS:
-        raise SpecError(f"{where}: unknown transform {value!r}{closest(name, TRANSFORMS)}; valid: {one_of(TRANSFORMS)}")
+    parse_transform(str(value), where)  # the name and, for clip(lo, hi), its percentiles
 
 
 def _is_number(value: Any) -> bool:

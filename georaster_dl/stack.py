@@ -18,7 +18,7 @@ from rasterio.errors import CRSError
 from rasterio.windows import Window
 
 from georaster_dl import features as _features  # noqa: F401  (registers built-in features)
-from georaster_dl.errors import GridError, InputFileError
+from georaster_dl.errors import GridError, InputFileError, SpecError, closest, one_of
 from georaster_dl.features.registry import KernelContext, ResolvedFeature, resolve
 from georaster_dl.grid import TILE_SIZE, Grid, cell_sizes_m, pad_window
 from georaster_dl.io.rasters import RasterSource
@@ -65,6 +65,7 @@ class Stack:
                     _check_has_data(self.sources[name], self.grid)
             self.spec = _pin_categories(spec, self.sources)
             self.features: list[ResolvedFeature] = [resolve(f, self.spec.inputs[f.input]) for f in self.spec.features]
+            self._check_transform_keys()
             for f in self.features:
                 if f.definition.check is not None:
                     f.definition.check(self, f)
@@ -112,6 +113,14 @@ class Stack:
         for f in self.features:
             layout += [f.onehot_codes] if f.onehot_codes is not None else [None] * len(f.band_names)
         return layout
+
+    def _check_transform_keys(self) -> None:
+        """Refuse ``transforms`` entries that name no continuous band (a typo would be ignored)."""
+        continuous = [name for name, kind in zip(self.band_names, self.band_kinds) if kind == "continuous"]
+        for band in self.spec.transforms:
+            if band not in continuous:
+                raise SpecError(f"transforms.{band}: no continuous band of this stack is called {band!r}"
+                                f"{closest(band, continuous)}; transforms apply to {one_of(continuous) or 'none'}")
 
     def _band_features(self) -> list[tuple[ResolvedFeature, str]]:
         return [(f, name) for f in self.features for name in f.band_names]

@@ -19,7 +19,7 @@ from rasterio.windows import Window
 from georaster_dl.errors import GridError, InputFileError, SpecError
 from georaster_dl.grid import Grid
 from georaster_dl.io.rasters import RasterSource, describe_raster
-from georaster_dl.spec import InputSpec
+from georaster_dl.spec import InputSpec, load_spec
 
 #: The target grid of these tests: 30 m UTM 33N, 130 x 100 cells.
 GRID = Grid.from_bounds(UTM33, 30, (500000, 4000000 - 3000, 500000 + 3900, 4000000))
@@ -256,7 +256,7 @@ def test_geotiff_without_crs_is_refused_unless_the_spec_gives_one(tmp_path):
 def test_bad_crs_override_is_refused(tmp_path):
     path = write_raster(tmp_path / "a.tif", np.ones((2, 2), "float32"), crs=None)
     with pytest.raises(SpecError, match=r"inputs\.x\.crs: 'EPSG:nope' is not a CRS"):
-        RasterSource(InputSpec(name="x", path=str(path), crs="EPSG:nope"))
+        load_spec({"inputs": {"x": {"path": str(path), "crs": "EPSG:nope"}}, "features": ["x"]})
 
 
 def test_esri_ascii_grid_reads_with_crs_and_nodata_from_the_spec(tmp_path):

@@ -278,3 +278,19 @@ def test_a_long_one_line_spec_string_is_parsed_not_taken_for_a_path():
     doc = {"inputs": {f"input_{i}": f"raster_{i}.tif" for i in range(20)}, "features": ["input_0"]}
     assert len(json.dumps(doc)) > 300
     assert list(load_spec(json.dumps(doc)).inputs) == list(doc["inputs"])
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"path": "faults.gpkg", "crs": "EPSG:99999"}, "inputs.faults.crs: 'EPSG:99999' is not a CRS"),
+    ({"path": "faults.gpkg", "attribute": 5}, "inputs.faults.attribute: must be a name"),
+    ({"path": "faults.gpkg", "transform": "clip(99, 1)"}, "clip\\(99, 1\\)' is not valid"),
+])
+def test_bad_input_entries_are_refused_when_the_spec_loads(entry, message):
+    with pytest.raises(SpecError, match=message):
+        load_spec({"inputs": {"faults": entry}, "features": ["faults.distance"]})
+
+
+def test_a_binary_file_given_as_spec_is_refused_clearly(tmp_path):
+    (tmp_path / "dem.tif").write_bytes(b"II*\x00\xff\xfe\x00\x80")
+    with pytest.raises(SpecError, match="dem.tif is not a spec"):
+        load_spec(tmp_path / "dem.tif")

@@ -14,10 +14,10 @@ from rasterio.windows import Window
 from shapely.geometry import Point, Polygon
 
 from georaster_dl.errors import FeatureError, GridError, SpecError
-from georaster_dl.features.registry import FeatureDef, Param, register, registered
+from georaster_dl.features.registry import (FeatureDef, Param, code_positions, expand_onehot, onehot, register,
+                                            registered)
 from georaster_dl.grid import Grid
 from georaster_dl.spec import load_spec
-from georaster_dl.features.registry import code_positions, expand_onehot, onehot
 from georaster_dl.stack import Stack, open_stack
 
 H, W = 60, 80
@@ -317,3 +317,15 @@ def test_compact_codes_keep_codes_float32_cannot_hold():
     np.testing.assert_array_equal(expand_onehot(positions[valid][:, None], [codes]), full[:, valid].T)
     assert np.isnan(positions[1, 1])
     assert (code_positions(plane, ())[valid] == -1).all()  # no categories at all: every code unseen
+
+
+def test_a_transform_naming_no_continuous_band_is_refused(study):
+    spec = {"inputs": {"dem": str(study / "dem.tif"),
+                       "geology": {"path": str(study / "geology.tif"), "kind": "categorical"}},
+            "features": ["dem", "dem.slope", "geology.onehot"]}
+    with Stack({**spec, "transforms": {"dem.slope": "log1p"}}) as stack:
+        assert stack.band_transforms[:2] == [None, "log1p"]
+    with pytest.raises(SpecError, match=r"transforms.dem.slop: .*did you mean 'dem.slope'"):
+        Stack({**spec, "transforms": {"dem.slop": "log"}})
+    with pytest.raises(SpecError, match="transforms.geology.onehot:2: no continuous band"):
+        Stack({**spec, "transforms": {"geology.onehot:2": "log"}})

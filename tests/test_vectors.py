@@ -175,3 +175,9 @@ def test_shapefile_without_its_shx_is_refused_naming_the_missing_part(tmp_path):
     path.with_suffix(".shx").unlink()
     with pytest.raises(InputFileError, match=r"faults\.shp is missing its \.shx file"):
         read_vector(str(path))
+
+
+def test_a_table_without_geometries_is_refused_clearly(tmp_path):
+    (tmp_path / "faults.csv").write_text("name,length\nf1,10\n")
+    with pytest.raises(InputFileError, match="faults.csv has no geometries"):
+        read_vector(str(tmp_path / "faults.csv"), where="inputs.faults")

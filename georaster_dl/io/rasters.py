@@ -205,10 +205,7 @@ def _open(spec: InputSpec):
 
 def _crs(spec: InputSpec, ds) -> CRS:
     if spec.crs:
-        try:
-            return CRS.from_user_input(spec.crs)
-        except Exception:
-            raise SpecError(f"inputs.{spec.name}.crs: {spec.crs!r} is not a CRS; write e.g. 'EPSG:32633'") from None
+        return CRS.from_user_input(spec.crs)  # checked when the spec was loaded
     if not ds.crs:
         raise GridError(f"inputs.{spec.name}: {spec.path} has no CRS; add crs: EPSG:XXXX to this input in the spec")
     return ds.crs

@@ -132,6 +132,9 @@ def read_vector(path: str, *, layer: str | None = None, where: str = "vector"):
                              f"({str(exc).splitlines()[0]}); give a GeoPackage, shapefile or GeoJSON") from None
     if len(frame) == 0:
         raise InputFileError(f"{where}: {path} has no features; give a file with at least one geometry")
+    if not isinstance(frame, gpd.GeoDataFrame):  # a table without geometries, e.g. a CSV
+        raise InputFileError(f"{where}: {path} has no geometries; give a GeoPackage, shapefile or GeoJSON "
+                             "(CSV points are read as labels only)")
     geoms = np.asarray(frame.geometry.values, dtype=object)
     valid = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     if not valid.any():
