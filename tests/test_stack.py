@@ -278,11 +278,14 @@ def test_open_stack_graph_runs_on_a_distributed_cluster(study):
                        "geology": {"path": str(study / "geology.tif"), "kind": "categorical"}},
             "features": ["dem", "dem.slope", "dem.tpi(radius=3)", "geology.onehot"]}
     ds = open_stack(spec, chunks=32)
+    assert all(ds[name].chunks for name in ds.data_vars)  # lazy: nothing computed yet
     local = np.stack([ds[name].values for name in ds.data_vars])
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         remote = ds.compute()  # the client is the default scheduler now: chunks run in the workers
+        opened = client.run(lambda: __import__("georaster_dl.stack", fromlist=["x"])._process_stack.cache_info().misses)
     np.testing.assert_array_equal(np.stack([remote[name].values for name in ds.data_vars]), local)
+    assert sum(opened.values()) >= 1 and all(n <= 1 for n in opened.values())  # each worker opened it at most once
 
 
 def test_compact_one_hot_bands_expand_to_the_full_bands(study):
