@@ -95,7 +95,7 @@ def label_samples(stack, labels, task: str, field: str | None = None, min_per_cl
     if task == "landform":
         if values is None:
             raise LabelError("a landform model needs a class field: pass --label-field NAME")
-        y, classes = _classes(values, where, getattr(labels, "colours", None))
+        y, classes = _classes(values, where)
     elif task == "prospectivity":
         y = np.ones(len(labels.rows), np.int64) if values is None else _presence(values, where)
     else:
@@ -193,7 +193,7 @@ def take_background(pool: Samples, n: int, allowed: np.ndarray, presences: Sampl
     return pool.subset(np.flatnonzero(keep)[:n])
 
 
-def _classes(values: np.ndarray, where: str, colours: dict | None) -> tuple[np.ndarray, list[dict]]:
+def _classes(values: np.ndarray, where: str) -> tuple[np.ndarray, list[dict]]:
     text = values.dtype.kind in "OUS"
     if not text and values.dtype.kind == "f":
         if np.isnan(values).any():
@@ -210,7 +210,7 @@ def _classes(values: np.ndarray, where: str, colours: dict | None) -> tuple[np.n
     unique, y = np.unique(values, return_inverse=True)
     classes = []
     for i, v in enumerate(unique.tolist()):
-        colour = (colours or {}).get(v) or PALETTE[i % len(PALETTE)]
+        colour = PALETTE[i % len(PALETTE)]
         classes.append({"name": str(v), "value": v, "colour": [int(c) for c in colour[:3]]})
     return y.astype(np.int64), classes
 

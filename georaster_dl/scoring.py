@@ -29,7 +29,6 @@ class MapScorer:
 
     forwards: list
     folds: object | None = None
-    reduce: Callable[[np.ndarray], np.ndarray] = first_output
 
 
 def score_maps(stack, scorers: list[MapScorer], window: int = 2 * TILE_SIZE,
@@ -50,13 +49,13 @@ def score_maps(stack, scorers: list[MapScorer], window: int = 2 * TILE_SIZE,
             for scorer, out in zip(scorers, maps):
                 scores = np.empty(rows.shape[0], np.float32)
                 if scorer.folds is None:
-                    scores[:] = scorer.reduce(scorer.forwards[0](rows)[0])
+                    scores[:] = first_output(scorer.forwards[0](rows)[0])
                 else:
                     fold = scorer.folds.fold_window(w)[valid]
                     for f, forward in enumerate(scorer.forwards):
                         sel = fold == f
                         if sel.any():
-                            scores[sel] = scorer.reduce(forward(rows[sel])[0])
+                            scores[sel] = first_output(forward(rows[sel])[0])
                 block = out[sl]
                 block[valid] = scores
             bar.update()

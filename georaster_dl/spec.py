@@ -131,10 +131,6 @@ class FeatureRef:
                             "'input.feature(param=value, ...)'")
         return cls(m["input"], m["feature"], parse_params(m["args"] or "", where=f"feature {text!r}"))
 
-    @property
-    def param_dict(self) -> dict[str, Any]:
-        return dict(self.params)
-
     def with_params(self, params: dict[str, Any]) -> FeatureRef:
         """A copy with ``params`` (sorted by name, so equal references compare equal)."""
         return replace(self, params=tuple(sorted(params.items())))

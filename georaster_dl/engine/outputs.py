@@ -9,7 +9,7 @@ Nodata: 0 for class codes (codes start at 1), NaN for float bands.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,6 @@ class OutputFile:
     style: str | None = None
     colormap: dict | None = None
     category_names: dict | None = None
-    tags: dict = field(default_factory=dict)
 
 
 def plan_outputs(out: Path, task: str, classes: list[ClassInfo], ensemble: bool,

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from georaster_dl.spec import FeatureRef, InputSpec
 
 #: What a feature reads from its input: the raster values, or (vector inputs) distances.
-SOURCES = ("value", "distance")
 
 
 @dataclass(frozen=True)

@@ -52,10 +52,8 @@ class RasterSource:
             self.crs = _crs(spec, ds)
             self.transform = ds.transform
             self.width, self.height = ds.width, ds.height
-            self.dtype = ds.dtypes[spec.band - 1]
             self.nodata = _nodata(spec, ds)
             self.bounds = tuple(ds.bounds)
-            self.description = ds.descriptions[spec.band - 1]
         self._grid: Grid | None = None
         self._offset: tuple[int, int] | None = None
 
