@@ -149,6 +149,7 @@ class _Run:
         self.labelled = labelset.samples
         self._folds: SpatialFolds | None = None
         self.pools: list[Samples] = []
+        self.final_samples: Samples | None = None  # set by fit(None)
         if self.task == "prospectivity":
             n_presence = int((self.labelled.y == 1).sum())
             n = int(np.ceil(settings.background_ratio * n_presence))
@@ -191,6 +192,8 @@ class _Run:
         each member's training history."""
         sets = [self.training_set(fold, m) for m in range(self.settings.ensemble)]
         first = sets[0]
+        if fold is None:
+            self.final_samples = first  # what training_summary describes
         if len(first) == 0 or (self.task != "regression" and np.unique(first.y).size < 2):
             where = f"fold {fold + 1}" if fold is not None else "the training set"
             raise LabelError(f"{where} has fewer than two classes to learn from; use fewer --cv-folds or a "
@@ -213,7 +216,7 @@ class _Run:
                        value_range=value_range), histories
 
     def training_summary(self, histories: list[dict]) -> dict[str, Any]:
-        s = self.training_set(None, 0)
+        s = self.final_samples
         out: dict[str, Any] = {"n_samples": len(s), "members": [
             {**h, "loss": _round(h["loss"]), "val_loss": _round(h.get("val_loss", []))} for h in histories]}
         if self.task == "prospectivity":
@@ -228,19 +231,20 @@ class _Run:
                  metrics: dict) -> list[np.ndarray]:
         """Fill ``metrics`` with cross-validation, success-rate and importance figures; return score maps."""
         maps: list[np.ndarray] = []
+        forwards = [Forward(b) for b in fold_bundles]  # one compiled forward pass per fold model, reused
         if self.task == "prospectivity":
             scorers = [MapScorer([Forward(final)])]
             if folds is not None:
-                scorers.insert(0, MapScorer([Forward(b) for b in fold_bundles], folds))
+                scorers.insert(0, MapScorer(forwards, folds))
             maps = score_maps(self.stack, scorers, message="scoring every valid cell")
             presences = self.labelled.subset(self.labelled.y == 1)
             metrics["training"]["success"] = area_metrics(maps[-1], presences.rows, presences.cols)
             if folds is not None:
                 metrics["cv"] = self._prospectivity_cv(maps[0], presences, folds)
         elif folds is not None:
-            metrics["cv"] = self._labelled_cv(folds, fold_bundles)
+            metrics["cv"] = self._labelled_cv(folds, forwards)
         if folds is not None:
-            metrics["importance"] = self._importance(folds, fold_bundles)
+            metrics["importance"] = self._importance(folds, forwards)
         return maps
 
     def _prospectivity_cv(self, oof: np.ndarray, presences: Samples, folds: SpatialFolds) -> dict[str, Any]:
@@ -258,15 +262,15 @@ class _Run:
                 "auc_sd": auc_sd, "per_fold": per_fold, "captured": pooled["captured"],
                 "prediction_rate": pooled["curve"], "roc": roc_points(pos_scores, oof[negatives])}
 
-    def _labelled_cv(self, folds: SpatialFolds, fold_bundles: list[ModelBundle]) -> dict[str, Any]:
+    def _labelled_cv(self, folds: SpatialFolds, forwards: list[Forward]) -> dict[str, Any]:
         s = self.labelled
         fold_of = folds.fold_of(s.rows, s.cols)
         pred = np.zeros(len(s), np.float64)
         per_fold = []
         names = [c["name"] for c in self.labelset.classes or []]
-        for f, b in enumerate(fold_bundles):
+        for f, forward in enumerate(forwards):
             sel = fold_of == f
-            out = Forward(b)(s.x[sel])[0]
+            out = forward(s.x[sel])[0]
             pred[sel] = out.argmax(axis=1) if self.task == "landform" else out[:, 0]
             m = (landform_metrics(s.y[sel], pred[sel].astype(np.int64), names) if self.task == "landform"
                  else regression_metrics(s.y[sel], pred[sel]))
@@ -282,29 +286,30 @@ class _Run:
         summary = {f"{k}_{stat}": v for k in keys for stat, v in zip(("mean", "sd"), mean_sd([p[k] for p in per_fold]))}
         return {**folds.to_dict(), "folds": folds.k, **pooled, **summary, "per_fold": per_fold}
 
-    def _importance(self, folds: SpatialFolds, fold_bundles: list[ModelBundle]) -> dict[str, float]:
+    def _importance(self, folds: SpatialFolds, forwards: list[Forward]) -> dict[str, float]:
         from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
 
         groups = feature_groups(self.stack)
         totals: dict[str, list[float]] = {name: [] for name in groups}
-        s = self.labelled
-        for f, b in enumerate(fold_bundles):
+        s, pool = self.labelled, self.pools[0] if self.pools else None
+        sample_fold = folds.fold_of(s.rows, s.cols)
+        pool_fold = folds.fold_of(pool.rows, pool.cols) if pool is not None else None
+        for f, forward in enumerate(forwards):
             if self.task == "prospectivity":
-                held = s.subset((folds.fold_of(s.rows, s.cols) == f) & (s.y == 1))
-                pool = self.pools[0]
-                cells = pool.subset(folds.fold_of(pool.rows, pool.cols) == f)
+                held = s.subset((sample_fold == f) & (s.y == 1))
+                cells = pool.subset(pool_fold == f)
                 if not len(held) or not len(cells):
                     continue
                 x, y = np.concatenate([held.x, cells.x]), np.r_[np.ones(len(held)), np.zeros(len(cells))]
                 score = lambda out, y=y: roc_auc_score(y, out[:, 0])  # noqa: E731
             else:
-                held = s.subset(folds.fold_of(s.rows, s.cols) == f)
+                held = s.subset(sample_fold == f)
                 if len(held) < 2:
                     continue
                 x, y = held.x, held.y
                 score = ((lambda out, y=y: accuracy_score(y, out.argmax(axis=1))) if self.task == "landform"
                          else (lambda out, y=y: r2_score(y, out[:, 0])))
-            for name, drop in permutation_importance(Forward(b), x, score, groups, _seed(self.settings.seed, f, 99)).items():
+            for name, drop in permutation_importance(forward, x, score, groups, _seed(self.settings.seed, f, 99)).items():
                 totals[name].append(drop)
         return {name: float(np.mean(v)) if v else float("nan") for name, v in totals.items()}
 
