@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from georaster_dl.grid import check_window_size
-from georaster_dl.io.writer import GeoTIFFWriter, check_output_path
+from georaster_dl.io.files import check_output_path
+from georaster_dl.io.writer import GeoTIFFWriter
 from georaster_dl.progress import info, progress
-from georaster_dl.spec import StackSpec
+from georaster_dl.spec import StackSpec, load_spec
 from georaster_dl.stack import Stack
 
 
@@ -33,7 +34,8 @@ def write_stack(spec: StackSpec | dict | str, out: str | os.PathLike, *, window:
     >>> write_stack("sample_data/spec.yaml", "stack.tif")  # doctest: +SKIP
     """
     check_window_size(window)
-    check_output_path(out, overwrite)
+    spec = load_spec(spec)
+    check_output_path(out, overwrite, inputs=[i.path for i in spec.inputs.values()])
     with Stack(spec) as stack:
         windows = list(stack.windows(window))
         writer = GeoTIFFWriter(out, stack.grid, len(stack.band_names), "float32", float("nan"),

@@ -23,6 +23,7 @@ from rasterio.windows import Window
 
 from georaster_dl.errors import GridError, InputFileError, SpecError
 from georaster_dl.grid import Grid
+from georaster_dl.io.files import absolute, check_input_file
 from georaster_dl.spec import InputSpec
 
 _GDAL_NODATA_TAG = 42113
@@ -154,7 +155,7 @@ class RasterSource:
 
 def describe_raster(path: str) -> dict:
     """Grid, CRS, bands, nodata and statistics of a raster file, for ``georaster-dl info``."""
-    spec = InputSpec(name="", path=str(Path(path).resolve()))
+    spec = InputSpec(name="", path=str(absolute(path)))
     ds = _open(spec)
     with ds:
         bands = []
@@ -183,8 +184,9 @@ def _has_colormap(ds, band: int) -> bool:
 def _open(spec: InputSpec):
     path = Path(spec.path)
     where = f"inputs.{spec.name}: {spec.path}" if spec.name else spec.path
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise InputFileError(f"{where} does not exist; check the path (relative paths are relative to the spec's folder)")
+    check_input_file(path, where)  # before GDAL opens it: a FIFO would block forever
     if path.is_file() and path.stat().st_size == 0:
         raise InputFileError(f"{where} is an empty (0-byte) file; replace it with the real raster")
     try:
