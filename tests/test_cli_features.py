@@ -57,7 +57,7 @@ def test_list_shows_every_feature_with_units_halo_and_parameters(capsys):
 
 def test_feature_list_accepts_colon_and_parenthesis_parameters():
     assert parse_features(" slope , tpi:radius=3:shape=annulus:inner=1,geomorphons(search=5,skip=1)") == [
-        "dem.slope", "dem.tpi(radius=3,shape=annulus,inner=1)", "dem.geomorphons(search=5,skip=1)"]
+        "dem.slope", "dem.tpi(inner=1,radius=3,shape=annulus)", "dem.geomorphons(search=5,skip=1)"]
 
 
 @pytest.mark.parametrize("features, message", [

@@ -9,7 +9,9 @@ yet skip with the command's name.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import geopandas as gpd
 import numpy as np
@@ -95,6 +97,26 @@ def prospectivity_map(env, out, prospectivity_model):
                                                      "OUTPUT": out / "prospectivity.tif"})
 
 
+def test_the_plugins_choices_are_the_backends_capabilities(env, tmp_path):
+    done = subprocess.run([str(BACKEND), "info", "--capabilities", "--json"], capture_output=True, text=True)
+    doc = json.loads(done.stdout)
+    found = pyqgis(env, tmp_path, choices=True)["choices"]
+    params = found["parameters"]
+    terrain = [n for n, f in doc["features"].items() if f["inputs"] == ["continuous"]]
+    assert params["terrain_features.FEATURES"] == params["train_landforms.FEATURES"] == terrain
+    for alg in ("train_landforms", "train_prospectivity", "train_regression"):
+        assert params[f"{alg}.ACTIVATION"] == doc["activations"]
+        assert params[f"{alg}.OPTIMIZER"] == doc["optimizers"]
+        assert params[f"{alg}.EPOCHS"] == doc["train_defaults"]["epochs"]
+    for alg in ("predict", "classify_landforms", "map_prospectivity"):
+        assert params[f"{alg}.DEVICE"] == doc["devices"]
+        assert params[f"{alg}.MODEL"] == f"GeoRaster DL model (*{doc['files']['model']})"
+    search = next(p for p in doc["features"]["geomorphons"]["params"] if p["name"] == "search")
+    assert params["geomorphons.SEARCH"] == search["default"]
+    # read once per backend: cached in the profile under the backend's real path
+    assert [k.split("|")[0] for k in found["cache_keys"]] == [os.path.realpath(BACKEND)]
+
+
 def test_terrain_features_writes_one_band_per_feature_on_the_dem_grid(env, sample, out):
     needs("features")
     result = run_algorithm(env, "terrain_features", {"INPUT": sample / "dem.tif", "FEATURES": ["slope", "aspect"],
@@ -163,7 +185,7 @@ def test_a_mistyped_feature_list_is_one_clear_error_without_traceback(env, sampl
                         "--FEATURES=slope", "--MORE=tpi radius=10", f"--LABELS={sample / 'landforms.gpkg'}",
                         "--LABEL_FIELD=landform", f"--OUTPUT={tmp_path / 'm.gdl'}")
     assert done.returncode != 0
-    assert "cannot read terrain feature 'tpi radius=10'" in done.stderr
+    assert "cannot parse 'dem.tpi radius=10'" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert not list(tmp_path.iterdir())
 

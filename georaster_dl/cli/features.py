@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option, window_option
 
-# Commas between features, not inside parentheses: "slope,tpi(radius=5,shape=disk),aspect".
-_SPLIT = re.compile(r",(?![^()]*\))")
-
 
 def parse_features(text: str) -> list[str]:
     """Turn ``slope,tpi:radius=10:shape=annulus,geomorphons(search=20)`` into spec references
-    on the input ``dem`` (``dem.slope``, ``dem.tpi(radius=10,shape=annulus)``, ...).
+    on the input ``dem`` (see :func:`georaster_dl.spec.parse_feature_list`).
 
     Examples
     --------
-    >>> parse_features("slope,tpi:radius=10,geomorphons(search=20,flat=2)")
-    ['dem.slope', 'dem.tpi(radius=10)', 'dem.geomorphons(search=20,flat=2)']
+    >>> parse_features("slope,tpi:radius=10")
+    ['dem.slope', 'dem.tpi(radius=10)']
     """
-    refs = []
-    for item in filter(None, (part.strip() for part in _SPLIT.split(text))):
-        if "(" not in item and ":" in item:
-            name, *params = item.split(":")
-            item = f"{name}({','.join(params)})"
-        refs.append(f"dem.{item}")
+    from georaster_dl.spec import parse_feature_list
+
+    refs = [str(ref) for ref in parse_feature_list(text, "dem")]
     if not refs:
         raise click.BadParameter("give at least one feature, e.g. --features slope,aspect", param_hint="--features")
     return refs

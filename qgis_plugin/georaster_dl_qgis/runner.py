@@ -21,7 +21,6 @@ from pathlib import Path
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 POLL_S = 0.1
-UNFINISHED_SUFFIXES = (".partial", ".partial.journal", ".lock")
 TERMINATE_GRACE_S = 1.0  # SIGTERM first so the backend can clean up, SIGKILL after this
 # Variables QGIS (Debian, OSGeo4W, macOS bundle) sets for its own Python, GDAL, PROJ and Qt;
 # inherited, they make the backend's Python or its wheels' GDAL/PROJ load the wrong files.
@@ -53,15 +52,16 @@ def clean_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def output_files(path: str) -> list[Path]:
-    """Files a backend run may leave for output ``path``: itself, its partial file, resume
-    journal, lock, ``.qml`` style and GDAL ``.aux.xml``."""
-    p = Path(path)
-    return [p, *(Path(f"{p}{suffix}") for suffix in (*UNFINISHED_SUFFIXES, ".aux.xml")), p.with_suffix(".qml")]
+def output_files(path: str, files: Mapping | None = None) -> list[Path]:
+    """Files a backend run may leave for output ``path``: itself, GDAL's ``.aux.xml``, and the
+    sidecars the backend names in its capabilities' ``files`` (unfinished files, style)."""
+    p, files = Path(path), files or {}
+    sidecars = [Path(f"{p}{suffix}") for suffix in (*files.get("unfinished", ()), ".aux.xml")]
+    return [p, *sidecars, *([p.with_suffix(files["style"])] if files.get("style") else [])]
 
 
 def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
-                outputs: Iterable[str] = ()) -> None:
+                outputs: Iterable[str] = (), files: Mapping | None = None) -> None:
     """Run ``command`` to completion, reporting progress to ``feedback``.
 
     Parameters
@@ -75,6 +75,8 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         and their sidecars that this run created are removed; files that existed before it
         started (a previous result, or the partial files of another run holding the
         output's lock) are left alone.
+    files : mapping, optional
+        The ``files`` entry of the backend's capabilities: suffixes of its sidecar files.
 
     Raises
     ------
@@ -82,7 +84,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         When the backend fails (its ``error:`` line is the message) or the run is cancelled.
     """
     outputs = list(outputs)
-    before = {path for output in outputs for path in output_files(output) if path.exists()}
+    before = {path for output in outputs for path in output_files(output, files) if path.exists()}
     feedback.pushCommandInfo(" ".join(shlex.quote(str(a)) for a in command))
     process = subprocess.Popen(
         [str(a) for a in command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -99,7 +101,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         if feedback.isCanceled():
             _stop(process)
             _close(process, pumps)
-            _remove_new(outputs, before)
+            _remove_new(outputs, before, files)
             raise QgsProcessingException("Cancelled: the georaster-dl backend was stopped and its "
                                          "unfinished outputs were removed.")
         try:
@@ -113,7 +115,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
     code = process.wait()
     _close(process, pumps)
     if code != 0:
-        _remove_new(outputs, before)
+        _remove_new(outputs, before, files)
         raise QgsProcessingException(reporter.failure(code))
 
 
@@ -219,9 +221,9 @@ def _signal_group(pid: int, sig: int) -> None:
         pass  # the whole group is already gone
 
 
-def _remove_new(outputs: Iterable[str], before: set[Path]) -> None:
+def _remove_new(outputs: Iterable[str], before: set[Path], files: Mapping | None) -> None:
     """Delete the outputs' files and sidecars that did not exist in ``before``."""
     for output in outputs:
-        for path in output_files(output):
+        for path in output_files(output, files):
             if path.is_file() and path not in before:
                 path.unlink(missing_ok=True)

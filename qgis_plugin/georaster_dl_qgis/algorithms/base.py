@@ -15,7 +15,7 @@ from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessi
                        QgsProcessingParameterDefinition, QgsProcessingUtils)
 from qgis.PyQt.QtGui import QIcon
 
-from georaster_dl_qgis import backend, layers, spec_builder
+from georaster_dl_qgis import backend, capabilities, layers, spec_builder
 from georaster_dl_qgis.loader import StyleOnLoad
 from georaster_dl_qgis.runner import run_backend
 
@@ -31,8 +31,9 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     GROUP_ID = ""
     HELP = ""
     COMMAND = ""  # georaster-dl sub-command
-    # Files the backend writes beside OUTPUT (output name -> suffix added to OUTPUT's stem), e.g.
-    # predict's OUT_probabilities.tif: removed on cancel, returned and loaded when they exist.
+    # Files the backend writes beside OUTPUT (output name -> key of the suffix added to OUTPUT's stem
+    # in the capabilities' files), e.g. predict's OUT_probabilities.tif: removed on cancel,
+    # returned and loaded when they exist.
     SIDE_OUTPUTS: dict[str, str] = {}
 
     def __init__(self) -> None:
@@ -85,7 +86,8 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
 
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API
                              context: QgsProcessingContext) -> tuple[bool, str]:
-        message = self.problem(parameters, context)
+        ready, message = self.canExecute()  # without a backend, its choice lists are empty: say why first
+        message = message if not ready else self.problem(parameters, context)
         return (False, message) if message else super().checkParameterValues(parameters, context)
 
     def arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
@@ -96,7 +98,7 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     # --- running ---------------------------------------------------------------------------
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API (the toolbox asks first)
         try:
-            backend.backend_command()
+            capabilities.capabilities()  # finds the backend and checks it can describe itself
         except QgsProcessingException as exc:
             return False, str(exc)
         return True, ""
@@ -104,11 +106,12 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, str]:
         command = backend.backend_command()
+        files = capabilities.capabilities()["files"]
         try:
             args, outputs = self.arguments(parameters, context, feedback)
-            side = {name: _sibling(outputs["OUTPUT"], suffix) for name, suffix in self.SIDE_OUTPUTS.items()}
+            side = {name: _sibling(outputs["OUTPUT"], files[key]) for name, key in self.SIDE_OUTPUTS.items()}
             run_backend([*command, "--json-progress", self.COMMAND, *args], feedback,
-                        [*outputs.values(), *side.values()])
+                        [*outputs.values(), *side.values()], files)
         except (ValueError, OSError) as exc:  # a mistyped feature list, a backend that cannot start
             raise QgsProcessingException(f"{self.displayName()}: {exc}") from None
         for name, path in side.items():

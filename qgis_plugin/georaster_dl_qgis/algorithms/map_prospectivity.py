@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingParameterFile, QgsProcessingParameterRasterDestination
+from qgis.core import QgsProcessingParameterRasterDestination
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import add_prediction, prediction_args
+from georaster_dl_qgis.algorithms.options import add_model, add_prediction, prediction_args
 
 
 class MapProspectivity(GeoRasterDLAlgorithm):
@@ -18,8 +18,7 @@ class MapProspectivity(GeoRasterDLAlgorithm):
             "band. The map loads with a probability colour ramp.")
 
     def define(self) -> None:
-        self.add(QgsProcessingParameterFile("MODEL", "Prospectivity model", fileFilter="GeoRaster DL model (*.gdl)"),
-                 "A .gdl file trained with task 'prospectivity'.")
+        add_model(self, "Prospectivity model", "A .gdl file trained with task 'prospectivity'.")
         add_prediction(self)
         self.add(QgsProcessingParameterRasterDestination("OUTPUT", "Prospectivity"),
                  "Float32 probability raster (0-1), nodata where any evidence is nodata.")

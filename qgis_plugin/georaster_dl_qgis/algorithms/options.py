@@ -10,20 +10,18 @@ from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedbac
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
-from georaster_dl_qgis import layers, spec_builder
+from georaster_dl_qgis import capabilities, layers, spec_builder
 
-TERRAIN_FEATURES = ["slope", "aspect", "northness", "eastness", "profile_curvature", "plan_curvature",
-                    "curvature", "tpi", "tpi_std", "tri", "roughness", "hillshade", "geomorphons",
-                    "landform_weiss"]
-ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "leaky_relu", "softplus", "linear"]
-OPTIMIZERS = ["adam", "sgd", "rmsprop"]
-DEVICES = ["auto", "cpu", "gpu"]
 Number = QgsProcessingParameterNumber
 
 
 def enum(name: str, label: str, options: list[str], default: Any, multiple: bool = False,
          optional: bool = False) -> QgsProcessingParameterEnum:
-    """An enum parameter whose values are the option strings (readable in qgis_process and models)."""
+    """An enum parameter whose values are the option strings (readable in qgis_process and models).
+
+    The options come from the backend's capabilities; defaults it does not offer are dropped.
+    """
+    default = [d for d in default if d in options] if multiple else (default if default in options else None)
     return QgsProcessingParameterEnum(name, label, options, multiple, default, optional, True)
 
 
@@ -35,6 +33,23 @@ def optional_args(parameters: dict, flags: dict[str, str]) -> list[str]:
         if value is not None and str(value).strip() != "":
             args += [flag, str(value).strip()]
     return args
+
+
+def model_filter(doc: dict) -> str:
+    """File filter of model files, e.g. ``GeoRaster DL model (*.gdl)``."""
+    return f"GeoRaster DL model (*{capabilities.file_suffix(doc, 'model')})"
+
+
+def add_model(alg, label: str, help_text: str) -> None:
+    """The MODEL parameter: a model file the backend wrote."""
+    alg.add(QgsProcessingParameterFile("MODEL", label, fileFilter=model_filter(capabilities.available())), help_text)
+
+
+def feature_list(alg, parameters: dict, context, chosen: str = "FEATURES", more: str = "MORE") -> str:
+    """The ticked features and the typed ones as one command-line feature list, for the backend
+    to parse (the plugin has no feature grammar of its own)."""
+    typed = (alg.parameterAsString(parameters, more, context) or "").strip().strip(",")
+    return ",".join([*alg.parameterAsEnumStrings(parameters, chosen, context), *([typed] if typed else [])])
 
 
 # --- evidence layers -> StackSpec -----------------------------------------------------------
@@ -66,7 +81,7 @@ def evidence_spec(alg, parameters: dict, context: QgsProcessingContext, feedback
     grid = alg.parameterAsRasterLayer(parameters, "GRID", context)
     spec = spec_builder.build_spec(
         reference=rasters([grid], context, feedback)[0] if grid else None,
-        terrain=[],
+        terrain="",
         continuous=rasters(alg.parameterAsLayerList(parameters, "EVIDENCE", context), context, feedback),
         categorical=rasters(alg.parameterAsLayerList(parameters, "CATEGORICAL", context), context, feedback),
         vectors=vectors(alg.parameterAsLayerList(parameters, "VECTORS", context), context, feedback),
@@ -94,23 +109,29 @@ def vectors(chosen: list, context, feedback) -> list[spec_builder.Source]:
 
 # --- training -----------------------------------------------------------------------------
 def add_training(alg) -> None:
-    """Network, optimisation, cross-validation and output parameters of ``georaster-dl train``."""
-    alg.add(QgsProcessingParameterString("HIDDEN", "Hidden layer sizes", "64,32"),
+    """Network, optimisation, cross-validation and output parameters of ``georaster-dl train``
+    (choices and defaults from the backend's capabilities)."""
+    doc = capabilities.available()
+    default = doc.get("train_defaults") or {}
+    alg.add(QgsProcessingParameterString("HIDDEN", "Hidden layer sizes",
+                                         ",".join(map(str, default.get("hidden", [])))),
             "Units per dense hidden layer, comma-separated.")
-    alg.add(enum("ACTIVATION", "Activation", ACTIVATIONS, "relu"), "Activation of the hidden layers.",
-            advanced=True)
-    alg.add(Number("DROPOUT", "Dropout", Number.Double, 0.1, minValue=0.0, maxValue=0.9),
+    alg.add(enum("ACTIVATION", "Activation", capabilities.choices(doc, "activations"), default.get("activation")),
+            "Activation of the hidden layers.", advanced=True)
+    alg.add(Number("DROPOUT", "Dropout", Number.Double, default.get("dropout"), minValue=0.0, maxValue=0.9),
             "Fraction of units dropped at each training step (regularisation).", advanced=True)
-    alg.add(Number("EPOCHS", "Maximum epochs", Number.Integer, 200, minValue=1),
+    alg.add(Number("EPOCHS", "Maximum epochs", Number.Integer, default.get("epochs"), minValue=1),
             "Most passes over the training samples; early stopping usually ends sooner.")
-    alg.add(Number("PATIENCE", "Early-stopping patience (epochs)", Number.Integer, 20, minValue=0),
+    alg.add(Number("PATIENCE", "Early-stopping patience (epochs)", Number.Integer, default.get("patience"),
+                   minValue=0),
             "Stop after this many epochs without a better validation loss and keep the best weights "
             "(0: train all epochs).", advanced=True)
-    alg.add(Number("BATCH_SIZE", "Batch size", Number.Integer, 256, minValue=1), "Samples per step.",
-            advanced=True)
-    alg.add(enum("OPTIMIZER", "Optimizer", OPTIMIZERS, "adam"), "Keras optimizer.", advanced=True)
-    alg.add(Number("LEARNING_RATE", "Learning rate", Number.Double, 0.001, minValue=0.0), "Optimizer step size.",
-            advanced=True)
+    alg.add(Number("BATCH_SIZE", "Batch size", Number.Integer, default.get("batch_size"), minValue=1),
+            "Samples per step.", advanced=True)
+    alg.add(enum("OPTIMIZER", "Optimizer", capabilities.choices(doc, "optimizers"), default.get("optimizer")),
+            "Keras optimizer.", advanced=True)
+    alg.add(Number("LEARNING_RATE", "Learning rate", Number.Double, default.get("learning_rate"), minValue=0.0),
+            "Optimizer step size.", advanced=True)
     alg.add(Number("CV_FOLDS", "Spatial cross-validation folds", Number.Integer, 0, minValue=0),
             "Number of spatial-block folds (2 or more) for honest metrics in the report (0: none).")
     alg.add(Number("CV_BLOCK_SIZE", "Cross-validation block size (map units)", Number.Double, optional=True,
@@ -121,10 +142,10 @@ def add_training(alg) -> None:
             "Training samples closer than this to a test fold are dropped, against leakage.", advanced=True)
     alg.add(Number("SEED", "Random seed", Number.Integer, optional=True), "Seed for reproducible training.",
             advanced=True)
-    alg.add(Number("ENSEMBLE", "Ensemble members", Number.Integer, 1, minValue=1),
+    alg.add(Number("ENSEMBLE", "Ensemble members", Number.Integer, default.get("ensemble"), minValue=1),
             "Networks trained with different seeds; predictions give their mean and standard deviation.",
             advanced=True)
-    alg.add(QgsProcessingParameterFileDestination("OUTPUT", "Model file", "GeoRaster DL model (*.gdl)"),
+    alg.add(QgsProcessingParameterFileDestination("OUTPUT", "Model file", model_filter(doc)),
             "The trained model bundle (.gdl): network, stack spec and metadata.")
     alg.add(QgsProcessingParameterFileDestination("METRICS", "Metrics (JSON)", "JSON files (*.json)",
                                                   optional=True, createByDefault=False),
@@ -182,8 +203,8 @@ def add_prediction(alg) -> None:
             advanced=True)
     alg.add(Number("WORKERS", "Workers (0: automatic)", Number.Integer, 0, minValue=0),
             "Parallel windows; 0 lets the backend choose.", advanced=True)
-    alg.add(enum("DEVICE", "Device", DEVICES, "auto"), "Run the network on a GPU when one is available (auto).",
-            advanced=True)
+    alg.add(enum("DEVICE", "Device", capabilities.choices(capabilities.available(), "devices"), "auto"),
+            "Run the network on a GPU when one is available (auto).", advanced=True)
 
 
 def prediction_args(alg, parameters: dict, context, replacements: dict[str, str] | None = None) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from qgis.core import (QgsProcessingParameterBoolean, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
+from georaster_dl_qgis import capabilities
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import TERRAIN_FEATURES, enum
-from georaster_dl_qgis.spec_builder import split_features
+from georaster_dl_qgis.algorithms.options import enum, feature_list
 
 
 class TerrainFeatures(GeoRasterDLAlgorithm):
@@ -22,7 +22,8 @@ class TerrainFeatures(GeoRasterDLAlgorithm):
     def define(self) -> None:
         self.add(QgsProcessingParameterRasterLayer("INPUT", "DEM"),
                  "Elevation raster (metres; any CRS). Nodata cells and their neighbours are nodata.")
-        self.add(enum("FEATURES", "Features", TERRAIN_FEATURES, ["slope", "aspect", "tpi"], multiple=True),
+        self.add(enum("FEATURES", "Features", capabilities.terrain_features(capabilities.available()),
+                      ["slope", "aspect", "tpi"], multiple=True, optional=True),
                  "Features with their default parameters: slope and aspect (Horn, degrees), "
                  "northness/eastness (cos/sin of aspect), profile/plan/total curvature, TPI and "
                  "standardised TPI, TRI (Riley), roughness, hillshade, geomorphons (ten forms), "
@@ -39,13 +40,12 @@ class TerrainFeatures(GeoRasterDLAlgorithm):
     def problem(self, parameters, context):
         return "" if self.features(parameters, context) else "Choose at least one feature, or type one under 'More features'."
 
-    def features(self, parameters, context) -> list[str]:
-        chosen = self.parameterAsEnumStrings(parameters, "FEATURES", context)
-        return list(dict.fromkeys(chosen + split_features(self.parameterAsString(parameters, "MORE", context))))
+    def features(self, parameters, context) -> str:
+        return feature_list(self, parameters, context)
 
     def arguments(self, parameters, context, feedback):
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         edges = "extrapolate" if self.parameterAsBoolean(parameters, "EXTRAPOLATE", context) else "nodata"
         args = [self.raster_arg(parameters, "INPUT", context, feedback), out,
-                "--features", ",".join(self.features(parameters, context)), "--edges", edges, "--overwrite"]
+                "--features", self.features(parameters, context), "--edges", edges, "--overwrite"]
         return args, {"OUTPUT": out}

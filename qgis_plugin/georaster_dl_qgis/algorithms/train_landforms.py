@@ -6,10 +6,11 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsPr
                        QgsProcessingParameterFile, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
+from georaster_dl_qgis import capabilities
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import (TERRAIN_FEATURES, add_training, enum, rasters, training_args,
+from georaster_dl_qgis.algorithms.options import (add_training, enum, feature_list, rasters, training_args,
                                                   training_problem)
-from georaster_dl_qgis.spec_builder import build_spec, split_features
+from georaster_dl_qgis.spec_builder import build_spec
 
 DEFAULT_FEATURES = ["slope", "northness", "eastness", "profile_curvature", "plan_curvature", "tpi", "tri"]
 
@@ -26,7 +27,8 @@ class TrainLandforms(GeoRasterDLAlgorithm):
     def define(self) -> None:
         self.add(QgsProcessingParameterRasterLayer("DEM", "DEM"),
                  "Elevation raster; the model names it 'dem'. Elevation itself is not a feature, only shape.")
-        self.add(enum("FEATURES", "Terrain features", TERRAIN_FEATURES, DEFAULT_FEATURES, multiple=True),
+        self.add(enum("FEATURES", "Terrain features", capabilities.terrain_features(capabilities.available()),
+                      DEFAULT_FEATURES, multiple=True, optional=True),
                  "Terrain features fed to the network.")
         self.add(QgsProcessingParameterString("MORE", "More terrain features, with parameters",
                                               "tpi:radius=10", optional=True),
@@ -42,16 +44,16 @@ class TrainLandforms(GeoRasterDLAlgorithm):
         add_training(self)
 
     def problem(self, parameters, context):
+        if not (self.parameterAsFile(parameters, "SPEC", context) or feature_list(self, parameters, context)):
+            return "Choose at least one terrain feature, or type one under 'More terrain features'."
         return training_problem(self, parameters, context)
 
     def arguments(self, parameters, context, feedback):
         spec = self.parameterAsFile(parameters, "SPEC", context)
         if not spec:
             dem = rasters([self.parameterAsRasterLayer(parameters, "DEM", context)], context, feedback)[0]
-            terrain = self.parameterAsEnumStrings(parameters, "FEATURES", context)
-            terrain += split_features(self.parameterAsString(parameters, "MORE", context))
-            spec = self.write_spec(build_spec(dem, terrain, [], [], [], reference_name="dem",
-                                              reference_as_feature=False), feedback)
+            spec = self.write_spec(build_spec(dem, feature_list(self, parameters, context), [], [], [],
+                                              reference_name="dem", reference_as_feature=False), feedback)
         args, outputs = training_args(self, parameters, context)
         labels = self.labels_args(parameters, "LABELS", context, feedback)
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
