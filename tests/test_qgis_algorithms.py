@@ -128,13 +128,58 @@ def test_terrain_features_writes_one_band_per_feature_on_the_dem_grid(env, sampl
     assert 0 <= slope.min() and slope.max() < 90 and slope.count() > 0.5 * slope.size
 
 
-def test_geomorphons_are_forms_1_to_10_on_the_dem_grid(env, sample, out):
+def test_geomorphons_are_forms_1_to_10_in_a_byte_raster_with_colours_and_names(env, sample, out, tmp_path):
     needs("features")
     result = run_algorithm(env, "geomorphons", {"INPUT": sample / "dem.tif", "SEARCH": 5,
                                                 "OUTPUT": out / "geomorphons.tif"})
-    forms, _, _ = read(result["OUTPUT"])
-    assert grid_of(result["OUTPUT"]) == grid_of(sample / "dem.tif")
+    forms, _, dtype = read(result["OUTPUT"])
+    assert grid_of(result["OUTPUT"]) == grid_of(sample / "dem.tif") and dtype == "uint8"
     assert set(np.unique(forms.compressed())) <= set(range(1, 11)) and len(np.unique(forms.compressed())) > 3
+    with rasterio.open(result["OUTPUT"]) as ds:
+        table = ds.colormap(1)
+    assert len({table[code] for code in range(1, 11)}) == 10  # a colour per form
+    bare = tmp_path / "bare_geomorphons.tif"  # without its .qml: styled from the colour table and names
+    shutil.copy(result["OUTPUT"], bare)
+    styled = pyqgis(env, tmp_path, loader=[result["OUTPUT"], str(bare)])["loader"]
+    forms = ["flat", "summit", "ridge", "shoulder", "spur", "slope", "hollow", "footslope", "valley", "depression"]
+    for path in (result["OUTPUT"], str(bare)):
+        assert styled[path]["type"] == "paletted"
+        assert styled[path]["classes"] == {str(code): name for code, name in enumerate(forms, 1)}
+
+
+def byte_declaring_nodata_minus_one(path, like):
+    """A Byte raster (codes 1-10) on ``like``'s grid whose GDAL_NODATA tag says -1, as GA's FaultDensity.tif."""
+    import tifffile
+
+    with rasterio.open(like) as ds:
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "uint8",
+                   "crs": ds.crs, "transform": ds.transform, "nodata": 255}
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write((np.arange(profile["width"] * profile["height"]) % 10 + 1).astype("uint8").reshape(
+            1, profile["height"], profile["width"]))
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        tif.pages[0].tags[42113].overwrite("-1")
+    return path
+
+
+def test_an_impossible_nodata_warns_once_and_the_dialogs_nodata_override_applies(env, sample, tmp_path):
+    byte = byte_declaring_nodata_minus_one(tmp_path / "FaultDensity.tif", sample / "dem.tif")
+    plain = qgis_process(env, "run", "georaster_dl:stack_rasters", f"--EVIDENCE={byte}",
+                         f"--OUTPUT={tmp_path / 'plain.tif'}")
+    assert plain.returncode == 0, plain.stderr
+    log = plain.stdout + plain.stderr
+    assert log.count("FaultDensity.tif declares nodata -1, which its uint8 band cannot hold") == 1
+    assert "Nodata overrides" in log
+    assert read(tmp_path / "plain.tif")[0].count() == read(byte)[0].size  # every cell valid, as GDAL reads it
+    result = run_algorithm(env, "stack_rasters", {"EVIDENCE": [byte], "NODATA": "FaultDensity=1",
+                                                  "OUTPUT": tmp_path / "override.tif"})
+    values = read(result["OUTPUT"])[0]
+    assert values.mask.sum() == (read(byte)[0] == 1).sum() and values.min() == 2
+    refused = qgis_process(env, "run", "georaster_dl:stack_rasters", f"--EVIDENCE={byte}", "--NODATA=Faults=1",
+                           f"--OUTPUT={tmp_path / 'refused.tif'}")
+    assert refused.returncode != 0
+    assert "Nodata overrides: no chosen raster layer is named 'Faults'; the rasters are FaultDensity" in refused.stderr
+    assert not (tmp_path / "refused.tif").exists()
 
 
 def test_stack_aligns_rasters_and_vector_distances_on_the_reference_grid(env, sample, out):

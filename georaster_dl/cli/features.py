@@ -52,6 +52,8 @@ def describe_features() -> str:
 @click.option("--edges", type=click.Choice(["nodata", "extrapolate"]), default="nodata", show_default=True,
               help="Outer frame: nodata where the neighbourhood leaves the raster (gdaldem), or extrapolate "
                    "(gdaldem -compute_edges).")
+@click.option("--nodata", default=None, metavar="VALUE",
+              help="Nodata of the DEM, over the file's own: a number, nan, or none (every cell valid).")
 @click.option("--z-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Multiplier turning elevations into metres (0.3048 for feet).")
 @click.option("--list", "list_features", is_flag=True, help="List every feature with its parameters, units and halo.")
@@ -59,10 +61,13 @@ def describe_features() -> str:
 @compress_option
 @overviews_option
 @overwrite_option
-def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, z_factor: float,
+def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, nodata: str | None,
+            z_factor: float,
             list_features: bool, window: int, compress: str, overviews: bool, overwrite: bool) -> None:
     """Derive terrain features of DEM into OUT.tif: one float32 band per feature, named in
-    the band descriptions, NaN where nodata (each band keeps its own nodata)."""
+    the band descriptions, NaN where nodata (each band keeps its own nodata). One class
+    feature alone (geomorphons, landform_weiss) is written as Byte class codes (0 nodata)
+    with a colour table, class names and a .qml style."""
     if list_features:
         click.echo(describe_features())
         return
@@ -70,7 +75,18 @@ def command(dem: str | None, out: str | None, feature_list: str | None, edges: s
         raise click.UsageError("give DEM, OUT and --features (or --list to see the features)")
     from georaster_dl.export import write_stack
 
-    spec = {"grid": {"reference": "dem"}, "inputs": {"dem": {"path": dem, "z_factor": z_factor}},
+    dem_input = {"path": dem, "z_factor": z_factor, **({"nodata": _nodata(nodata)} if nodata is not None else {})}
+    spec = {"grid": {"reference": "dem"}, "inputs": {"dem": dem_input},
             "features": parse_features(feature_list), "edges": edges}
     write_stack(spec, out, window=window, compress=compress, overviews=overviews, overwrite=overwrite,
                 nodata_union=False, message="terrain features")
+
+
+def _nodata(text: str) -> float | str:
+    """``--nodata``: a number, or ``nan``/``none`` as the spec's ``nodata`` takes them."""
+    if text.strip().lower() in ("none", "nan"):
+        return text.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number, nan or none", param_hint="--nodata") from None

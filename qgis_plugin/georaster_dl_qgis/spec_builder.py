@@ -15,11 +15,13 @@ _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
 
 @dataclass(frozen=True)
 class Source:
-    """One input file: a display name (made into a spec name), a path and a vector layer name."""
+    """One input file: a display name (made into a spec name), a path, a vector layer name and
+    a nodata override (a number, ``nan`` or ``none``; empty: the file's own)."""
 
     label: str
     path: str
     layer: str = ""
+    nodata: str = ""
 
 
 def input_name(label: str, taken: set[str]) -> str:
@@ -81,6 +83,8 @@ def build_spec(reference: Source | None, terrain: str, continuous: list[Source],
             entry = {"path": source.path, "kind": kind}
             if source.layer:
                 entry["layer"] = source.layer
+            if source.nodata:
+                entry["nodata"] = _number_or_text(source.nodata)
             inputs[name] = entry
             names[key] = name
         return names[key]
@@ -107,6 +111,14 @@ def write_spec(spec: dict, path: str) -> str:
     """Write ``spec`` to ``path`` (JSON, a subset of YAML) and return the path."""
     Path(path).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def _number_or_text(text: str) -> float | str:
+    """``'-1'`` -> -1.0; ``'none'`` stays text (the backend checks the value)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip().lower()
 
 
 def _unique(items: list) -> list:

@@ -25,6 +25,18 @@ def enum(name: str, label: str, options: list[str], default: Any, multiple: bool
     return QgsProcessingParameterEnum(name, label, options, multiple, default, optional, True)
 
 
+def name_value_pairs(text: str | None) -> dict[str, str]:
+    """``'a=1; b = 2'`` (or one pair per line) -> ``{'a': '1', 'b': '2'}``.
+
+    Examples
+    --------
+    >>> name_value_pairs("dem=/d/dem.tif; mag = /d/mag.tif")
+    {'dem': '/d/dem.tif', 'mag': '/d/mag.tif'}
+    """
+    pairs = (p.split("=", 1) for p in (text or "").replace("\n", ";").split(";") if "=" in p)
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
 def optional_args(parameters: dict, flags: dict[str, str]) -> list[str]:
     """``['--flag', 'value']`` for every parameter in ``flags`` that has a non-empty value."""
     args: list[str] = []
@@ -64,6 +76,10 @@ def add_evidence(alg) -> None:
     alg.add(QgsProcessingParameterMultipleLayers("CATEGORICAL", "Categorical rasters",
                                                  QgsProcessing.TypeRaster, optional=True),
             "Class rasters (geology units...), resampled by nearest neighbour and one-hot encoded.")
+    alg.add(QgsProcessingParameterString("NODATA", "Nodata overrides (layer=value; ...)", optional=True),
+            "For rasters above whose nodata is missing or wrong: the layer's name, '=', and the value that marks "
+            "missing cells (or none: every cell valid), e.g. 'FaultDensity=0; Magnetics=-99999'. A file declaring "
+            "a nodata its cells cannot hold (a Byte band with -1) is read with none, with a warning.")
     alg.add(QgsProcessingParameterMultipleLayers("VECTORS", "Vector layers (distance grids)",
                                                  QgsProcessing.TypeVectorAnyGeometry, optional=True),
             "Faults, contacts, intrusions...: each becomes a grid of distance to its nearest feature.")
@@ -79,27 +95,40 @@ def evidence_spec(alg, parameters: dict, context: QgsProcessingContext, feedback
     if given:
         return given
     grid = alg.parameterAsRasterLayer(parameters, "GRID", context)
+    nodata = name_value_pairs(alg.parameterAsString(parameters, "NODATA", context))
     spec = spec_builder.build_spec(
-        reference=rasters([grid], context, feedback)[0] if grid else None,
+        reference=rasters([grid], context, feedback, nodata)[0] if grid else None,
         terrain="",
-        continuous=rasters(alg.parameterAsLayerList(parameters, "EVIDENCE", context), context, feedback),
-        categorical=rasters(alg.parameterAsLayerList(parameters, "CATEGORICAL", context), context, feedback),
+        continuous=rasters(alg.parameterAsLayerList(parameters, "EVIDENCE", context), context, feedback, nodata),
+        categorical=rasters(alg.parameterAsLayerList(parameters, "CATEGORICAL", context), context, feedback,
+                            nodata),
         vectors=vectors(alg.parameterAsLayerList(parameters, "VECTORS", context), context, feedback),
         onehot=onehot)
     return alg.write_spec(spec, feedback)
 
 
 def evidence_problem(alg, parameters: dict, context: QgsProcessingContext) -> str:
-    """Refuse a run with neither a spec file nor any raster layer."""
-    if alg.parameterAsFile(parameters, "SPEC", context) or any(
-            alg.parameterAsLayerList(parameters, name, context) for name in ("EVIDENCE", "CATEGORICAL")) \
-            or alg.parameterAsRasterLayer(parameters, "GRID", context):
+    """Refuse a run with neither a spec file nor any raster layer, or a nodata override naming no layer."""
+    if alg.parameterAsFile(parameters, "SPEC", context):
         return ""
-    return "Choose evidence or categorical rasters (or a reference grid), or an existing stack spec file."
+    chosen = [layer for name in ("EVIDENCE", "CATEGORICAL")
+              for layer in alg.parameterAsLayerList(parameters, name, context)]
+    grid = alg.parameterAsRasterLayer(parameters, "GRID", context)
+    chosen += [grid] if grid else []
+    if not chosen:
+        return "Choose evidence or categorical rasters (or a reference grid), or an existing stack spec file."
+    names = sorted({layer.name() for layer in chosen})
+    unknown = [n for n in name_value_pairs(alg.parameterAsString(parameters, "NODATA", context)) if n not in names]
+    if unknown:
+        return (f"Nodata overrides: no chosen raster layer is named '{unknown[0]}'; the rasters are "
+                f"{', '.join(names)}.")
+    return ""
 
 
-def rasters(chosen: list, context, feedback) -> list[spec_builder.Source]:
-    return [spec_builder.Source(lyr.name(), layers.raster_path(lyr, context, feedback)) for lyr in chosen]
+def rasters(chosen: list, context, feedback, nodata: dict[str, str] | None = None) -> list[spec_builder.Source]:
+    """Sources of raster layers, with the nodata override given for each layer's name."""
+    return [spec_builder.Source(lyr.name(), layers.raster_path(lyr, context, feedback),
+                                nodata=(nodata or {}).get(lyr.name(), "")) for lyr in chosen]
 
 
 def vectors(chosen: list, context, feedback) -> list[spec_builder.Source]:
@@ -209,10 +238,8 @@ def add_prediction(alg) -> None:
 
 def prediction_args(alg, parameters: dict, context, replacements: dict[str, str] | None = None) -> list[str]:
     """CLI arguments of :func:`add_prediction`, plus ``--input`` for each replaced input."""
-    text = alg.parameterAsString(parameters, "INPUTS", context) or ""
-    pairs = dict(p.strip().split("=", 1) for p in text.replace("\n", ";").split(";") if "=" in p)
-    pairs.update(replacements or {})
-    args = [a for name, path in pairs.items() for a in ("--input", f"{name.strip()}={path.strip()}")]
+    pairs = {**name_value_pairs(alg.parameterAsString(parameters, "INPUTS", context)), **(replacements or {})}
+    args = [a for name, path in pairs.items() for a in ("--input", f"{name}={path}")]
     args += ["--window", str(alg.parameterAsInt(parameters, "WINDOW", context)),
              "--device", alg.parameterAsEnumString(parameters, "DEVICE", context)]
     workers = alg.parameterAsInt(parameters, "WORKERS", context)
