@@ -117,6 +117,32 @@ def test_the_plugins_choices_are_the_backends_capabilities(env, tmp_path):
     assert [k.split("|")[0] for k in found["cache_keys"]] == [os.path.realpath(BACKEND)]
 
 
+def test_dialog_defaults_keep_work_and_skill(env, sample, tmp_path):
+    described = pyqgis(env, tmp_path, choices=True)["choices"]["described"]
+    for alg in ("train_landforms", "train_prospectivity", "train_regression"):
+        assert described[f"{alg}.CV_FOLDS"][1] == 5 and described[f"{alg}.CV_BLOCK_SIZE"][1] is None
+    assert described["train_landforms.LABEL_FIELD"][1:] == [None, True]  # nothing (such as fid) pre-selected
+    assert "also used as evidence" in described["train_prospectivity.GRID"][0]
+    common = [f"--DEM={sample / 'dem.tif'}", f"--LABELS={sample / 'landforms.gpkg'}"]
+    no_field = qgis_process(env, "run", "georaster_dl:train_landforms", *common, f"--OUTPUT={tmp_path / 'm.gdl'}")
+    assert "Class field: choose the attribute holding the landform classes." in no_field.stderr
+    temporary = qgis_process(env, "run", "georaster_dl:train_landforms", *common, "--LABEL_FIELD=landform",
+                             "--OUTPUT=TEMPORARY_OUTPUT")
+    assert "Model file: choose where to save the model (.gdl); a temporary file is deleted" in temporary.stderr
+    assert no_field.returncode and temporary.returncode and not list(tmp_path.glob("m.*"))
+
+
+def test_backend_messages_name_the_dialogs_parameters(env, sample, tmp_path):
+    labels = gpd.read_file(sample / "landforms.gpkg")
+    labels.loc[labels.index[0], "landform"] = "rare"  # a class with one label: too few to learn
+    labels.to_file(tmp_path / "labels.gpkg")
+    done = qgis_process(env, "run", "georaster_dl:train_landforms", f"--DEM={sample / 'dem.tif'}",
+                        f"--LABELS={tmp_path / 'labels.gpkg'}", "--LABEL_FIELD=landform", "--CV_FOLDS=0",
+                        f"--OUTPUT={tmp_path / 'm.gdl'}")
+    assert done.returncode != 0 and "'rare'" in done.stderr
+    assert "--where" not in done.stderr and "tick 'Selected features only'" in done.stderr
+
+
 def test_terrain_features_writes_one_band_per_feature_on_the_dem_grid(env, sample, out):
     needs("features")
     result = run_algorithm(env, "terrain_features", {"INPUT": sample / "dem.tif", "FEATURES": ["slope", "aspect"],
@@ -182,6 +208,24 @@ def test_an_impossible_nodata_warns_once_and_the_dialogs_nodata_override_applies
     assert not (tmp_path / "refused.tif").exists()
 
 
+def test_a_raster_output_named_for_another_format_is_refused(env, sample, tmp_path):
+    done = qgis_process(env, "run", "georaster_dl:terrain_features", f"--INPUT={sample / 'dem.tif'}",
+                        f"--OUTPUT={tmp_path / 'slope.gpkg'}")
+    assert done.returncode != 0
+    assert ("Terrain features: slope.gpkg is not a GeoTIFF, the only format the backend writes; "
+            "name it slope.tif.") in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_terrain_features_from_the_typed_entry_alone(env, sample, tmp_path):
+    result = pyqgis(env, tmp_path, run={"algorithm": "georaster_dl:terrain_features", "params": {
+        "INPUT": str(sample / "dem.tif"), "FEATURES": [], "MORE": "tpi:radius=2", "OUTPUT": str(tmp_path / "t.tif")}})
+    assert read(result["run"]["OUTPUT"])[1] == ["dem.tpi(radius=2)"]
+    refused = pyqgis(env, tmp_path, run={"algorithm": "georaster_dl:terrain_features", "params": {
+        "INPUT": str(sample / "dem.tif"), "FEATURES": [], "MORE": " ", "OUTPUT": str(tmp_path / "none.tif")}})
+    assert "Choose at least one feature, or type one under 'More features'" in refused["run"]["error"]
+
+
 def test_stack_aligns_rasters_and_vector_distances_on_the_reference_grid(env, sample, out):
     result = run_algorithm(env, "stack_rasters", {
         "GRID": sample / "dem.tif", "EVIDENCE": [sample / "magnetics.tif", sample / "radiometrics.tif"],
@@ -199,6 +243,14 @@ def test_train_landforms_writes_model_and_report(landform_model):
     assert "<html" in open(landform_model["REPORT"], encoding="utf-8").read().lower()
 
 
+def test_training_cross_validates_by_default_on_blocks_derived_from_the_grid(landform_model):
+    done = subprocess.run([str(BACKEND), "info", landform_model["OUTPUT"], "--json"], capture_output=True, text=True)
+    doc = json.loads(done.stdout)
+    # 5 folds; blocks a tenth of the 256-cell x 30 m grid's side (768 m, to 2 significant digits)
+    assert doc["options"]["training"]["cv_folds"] == 5 and doc["options"]["training"]["cv_block_size"] == 770
+    assert doc["metrics"]["cv"]
+
+
 def test_classify_landforms_writes_named_classes_and_probabilities_on_the_dem_grid(classified, sample):
     classes, _, dtype = read(classified["OUTPUT"])
     assert dtype == "uint8" and grid_of(classified["OUTPUT"]) == grid_of(sample / "dem.tif")
@@ -212,6 +264,14 @@ def test_prospectivity_map_is_a_probability_on_the_grid(prospectivity_map, sampl
     p, names, _ = read(prospectivity_map["OUTPUT"])
     assert grid_of(prospectivity_map["OUTPUT"]) == grid_of(sample / "dem.tif")
     assert names == ["probability"] and 0 <= p.min() and p.max() <= 1
+
+
+def test_map_prospectivity_refuses_a_landform_model_with_one_line_and_writes_nothing(env, landform_model, tmp_path):
+    done = qgis_process(env, "run", "georaster_dl:map_prospectivity", f"--MODEL={landform_model['OUTPUT']}",
+                        f"--OUTPUT={tmp_path / 'p.tif'}")
+    assert done.returncode != 0
+    assert f"{landform_model['OUTPUT']} is a landform model, not a prospectivity model" in done.stderr
+    assert "Traceback" not in done.stderr and list(tmp_path.iterdir()) == []
 
 
 def test_train_regression_then_predict_writes_values(env, sample, out):

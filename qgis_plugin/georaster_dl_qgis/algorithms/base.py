@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingFeedback,
-                       QgsProcessingParameterDefinition, QgsProcessingUtils)
+                       QgsProcessingFeedback, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterRasterDestination, QgsProcessingUtils)
 from qgis.PyQt.QtGui import QIcon
 
 from georaster_dl_qgis import backend, capabilities, layers, spec_builder
 from georaster_dl_qgis.loader import StyleOnLoad
+from georaster_dl_qgis.messages import in_dialog_words
 from georaster_dl_qgis.runner import run_backend
 
 ICON = Path(__file__).parent.parent / "icons" / "georaster_dl.svg"
@@ -84,10 +85,22 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
         """What is wrong with the parameter values beyond each one's own checks ('' if nothing)."""
         return ""
 
+    def output_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Refuse a raster output named for a format the backend does not write (x.gpkg)."""
+        suffix = capabilities.file_suffix(capabilities.capabilities(), "raster")
+        for p in self.destinationParameterDefinitions():
+            if isinstance(p, QgsProcessingParameterRasterDestination):
+                path = Path(self.parameterAsOutputLayer(parameters, p.name(), context) or "")
+                if path.name and path.suffix.lower() != suffix:
+                    return (f"{p.description()}: {path.name} is not a GeoTIFF, the only format the backend "
+                            f"writes; name it {path.stem}{suffix}.")
+        return ""
+
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API
                              context: QgsProcessingContext) -> tuple[bool, str]:
         ready, message = self.canExecute()  # without a backend, its choice lists are empty: say why first
-        message = message if not ready else self.problem(parameters, context)
+        message = message if not ready else self.output_problem(parameters, context) or self.problem(parameters,
+                                                                                                      context)
         return (False, message) if message else super().checkParameterValues(parameters, context)
 
     def arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
@@ -112,7 +125,9 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
             side = {name: _sibling(outputs["OUTPUT"], files[key]) for name, key in self.SIDE_OUTPUTS.items()}
             run_backend([*command, "--json-progress", self.COMMAND, *args], feedback,
                         [*outputs.values(), *side.values()], files)
-        except (ValueError, OSError) as exc:  # a mistyped feature list, a backend that cannot start
+        except QgsProcessingException as exc:  # the backend's message names its options: say the dialog's
+            raise QgsProcessingException(in_dialog_words(str(exc), self)) from None
+        except (ValueError, OSError) as exc:  # a backend that cannot start
             raise QgsProcessingException(f"{self.displayName()}: {exc}") from None
         for name, path in side.items():
             if Path(path).is_file():

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingOutputRasterLayer,                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingOutputRasterLayer, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer)
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
 from georaster_dl_qgis.algorithms.options import add_model, add_prediction, prediction_args
@@ -33,4 +34,5 @@ class ClassifyLandforms(GeoRasterDLAlgorithm):
         if self.parameterAsRasterLayer(parameters, "DEM", context):
             dem["dem"] = self.raster_arg(parameters, "DEM", context, feedback)
         model = self.parameterAsFile(parameters, "MODEL", context)
-        return [model, out, *prediction_args(self, parameters, context, dem), "--overwrite"], {"OUTPUT": out}
+        return [model, out, "--task", "landform", *prediction_args(self, parameters, context, dem),
+                "--overwrite"], {"OUTPUT": out}

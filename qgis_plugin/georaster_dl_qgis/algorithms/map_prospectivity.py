@@ -26,4 +26,5 @@ class MapProspectivity(GeoRasterDLAlgorithm):
     def arguments(self, parameters, context, feedback):
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         model = self.parameterAsFile(parameters, "MODEL", context)
-        return [model, out, *prediction_args(self, parameters, context), "--overwrite"], {"OUTPUT": out}
+        return [model, out, "--task", "prospectivity", *prediction_args(self, parameters, context),
+                "--overwrite"], {"OUTPUT": out}

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString)
+                       QgsProcessingParameterString, QgsProcessingUtils)
 
 from georaster_dl_qgis import capabilities, layers, spec_builder
 
 Number = QgsProcessingParameterNumber
+#: Folds offered by default: the help asks for spatial cross-validation, so the dialog does it.
+DEFAULT_CV_FOLDS = 5
+#: Default block side: this fraction of the grid's longer side (about 100 blocks for 5 folds).
+BLOCK_FRACTION = 0.1
 
 
 def enum(name: str, label: str, options: list[str], default: Any, multiple: bool = False,
@@ -21,7 +26,7 @@ def enum(name: str, label: str, options: list[str], default: Any, multiple: bool
 
     The options come from the backend's capabilities; defaults it does not offer are dropped.
     """
-    default = [d for d in default if d in options] if multiple else (default if default in options else None)
+    default = ([d for d in default if d in options] or None) if multiple else (default if default in options else None)
     return QgsProcessingParameterEnum(name, label, options, multiple, default, optional, True)
 
 
@@ -67,7 +72,8 @@ def feature_list(alg, parameters: dict, context, chosen: str = "FEATURES", more:
 # --- evidence layers -> StackSpec -----------------------------------------------------------
 def add_evidence(alg) -> None:
     """Reference grid, evidence/categorical rasters, vector layers, or an existing spec file."""
-    alg.add(QgsProcessingParameterRasterLayer("GRID", "Reference grid raster", optional=True),
+    alg.add(QgsProcessingParameterRasterLayer("GRID", "Reference grid raster (also used as evidence)",
+                                              optional=True),
             "Raster whose CRS, cells and extent the stack uses (default: the first evidence raster); "
             "its values are a feature too.")
     alg.add(QgsProcessingParameterMultipleLayers("EVIDENCE", "Evidence rasters (continuous)",
@@ -161,13 +167,14 @@ def add_training(alg) -> None:
             "Keras optimizer.", advanced=True)
     alg.add(Number("LEARNING_RATE", "Learning rate", Number.Double, default.get("learning_rate"), minValue=0.0),
             "Optimizer step size.", advanced=True)
-    alg.add(Number("CV_FOLDS", "Spatial cross-validation folds", Number.Integer, 0, minValue=0),
+    alg.add(Number("CV_FOLDS", "Spatial cross-validation folds", Number.Integer, DEFAULT_CV_FOLDS, minValue=0),
             "Number of spatial-block folds (2 or more) for honest metrics in the report (0: none).")
     alg.add(Number("CV_BLOCK_SIZE", "Cross-validation block size (map units)", Number.Double, optional=True,
                    minValue=0.0),
             "Side of the square blocks dealt to folds, in the grid's units, e.g. 3000 m: larger than "
-            "the range over which neighbouring cells look alike. Required with folds.")
-    alg.add(Number("CV_BUFFER", "Cross-validation buffer (map units)", Number.Double, 0.0, minValue=0.0),
+            "the range over which neighbouring cells look alike. Empty: a tenth of the grid's longer side.")
+    alg.add(Number("CV_BUFFER", "Cross-validation buffer (map units)", Number.Double, default.get("cv_buffer"),
+                   minValue=0.0),
             "Training samples closer than this to a test fold are dropped, against leakage.", advanced=True)
     alg.add(Number("SEED", "Random seed", Number.Integer, optional=True), "Seed for reproducible training.",
             advanced=True)
@@ -175,7 +182,8 @@ def add_training(alg) -> None:
             "Networks trained with different seeds; predictions give their mean and standard deviation.",
             advanced=True)
     alg.add(QgsProcessingParameterFileDestination("OUTPUT", "Model file", model_filter(doc)),
-            "The trained model bundle (.gdl): network, stack spec and metadata.")
+            "The trained model bundle (.gdl): network, stack spec and metadata. Choose where to keep it: "
+            "a temporary file would be deleted when QGIS closes.")
     alg.add(QgsProcessingParameterFileDestination("METRICS", "Metrics (JSON)", "JSON files (*.json)",
                                                   optional=True, createByDefault=False),
             "Training and cross-validation metrics as JSON.")
@@ -185,13 +193,42 @@ def add_training(alg) -> None:
 
 
 def training_problem(alg, parameters: dict, context) -> str:
-    """Refuse cross-validation settings the backend would refuse, before the run."""
+    """Refuse a temporary model file and cross-validation settings the backend would refuse."""
+    model = alg.parameterAsFileOutput(parameters, "OUTPUT", context)
+    if not model or Path(model).resolve().is_relative_to(Path(QgsProcessingUtils.tempFolder()).resolve()):
+        return ("Model file: choose where to save the model (.gdl); a temporary file is deleted when QGIS "
+                "closes, and the model with it.")
     folds = alg.parameterAsInt(parameters, "CV_FOLDS", context)
     if folds == 1:
         return "Spatial cross-validation needs at least 2 folds (or 0 for none)."
-    if folds and not alg.parameterAsDouble(parameters, "CV_BLOCK_SIZE", context):
-        return "Set the cross-validation block size (map units) to use spatial cross-validation folds."
+    if folds and not block_size(alg, parameters, context):
+        return ("Set the cross-validation block size (map units) to use spatial cross-validation folds "
+                "(it cannot be derived from a stack spec file).")
     return ""
+
+
+def block_size(alg, parameters: dict, context) -> float:
+    """CV_BLOCK_SIZE, else a tenth of the grid layer's longer side (2 significant digits); 0 without either."""
+    given = parameters.get("CV_BLOCK_SIZE")
+    if given not in (None, ""):
+        return alg.parameterAsDouble(parameters, "CV_BLOCK_SIZE", context)
+    layer = grid_layer(alg, parameters, context)
+    if layer is None:
+        return 0.0
+    side = max(layer.extent().width(), layer.extent().height()) * BLOCK_FRACTION
+    return float(f"{side:.2g}")
+
+
+def grid_layer(alg, parameters: dict, context):
+    """The raster layer whose grid a built spec uses (reference grid, DEM, else the first raster), or None."""
+    if alg.parameterAsFile(parameters, "SPEC", context):
+        return None
+    for name in ("GRID", "DEM"):
+        if alg.parameterDefinition(name) is not None and alg.parameterAsRasterLayer(parameters, name, context):
+            return alg.parameterAsRasterLayer(parameters, name, context)
+    chosen = [layer for name in ("EVIDENCE", "CATEGORICAL") if alg.parameterDefinition(name) is not None
+              for layer in alg.parameterAsLayerList(parameters, name, context)]
+    return chosen[0] if chosen else None
 
 
 def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, str]]:
@@ -213,7 +250,7 @@ def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, 
     folds = alg.parameterAsInt(parameters, "CV_FOLDS", context)
     if folds:
         args += ["--cv-folds", str(folds), "--cv-buffer", str(alg.parameterAsDouble(parameters, "CV_BUFFER", context))]
-        args += optional_args(parameters, {"CV_BLOCK_SIZE": "--cv-block-size"})
+        args += ["--cv-block-size", str(block_size(alg, parameters, context))]
     args += optional_args(parameters, {"SEED": "--seed"})
     args += ["--out", outputs["OUTPUT"], "--overwrite"]
     args += [a for name, flag in (("METRICS", "--metrics"), ("REPORT", "--report")) if name in outputs

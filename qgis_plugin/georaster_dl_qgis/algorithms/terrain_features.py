@@ -10,6 +10,9 @@ from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
 from georaster_dl_qgis.algorithms.options import enum, feature_list
 
 
+DEFAULT_FEATURES = "slope,aspect,tpi"
+
+
 class TerrainFeatures(GeoRasterDLAlgorithm):
     NAME = "terrain_features"
     DISPLAY_NAME = "Terrain features"
@@ -22,15 +25,18 @@ class TerrainFeatures(GeoRasterDLAlgorithm):
     def define(self) -> None:
         self.add(QgsProcessingParameterRasterLayer("INPUT", "DEM"),
                  "Elevation raster (metres; any CRS). Nodata cells and their neighbours are nodata.")
-        self.add(enum("FEATURES", "Features", capabilities.terrain_features(capabilities.available()),
-                      ["slope", "aspect", "tpi"], multiple=True, optional=True),
+        # No box ticked by default: QGIS reads an empty selection as the default, so a default here
+        # would come back when every box is unticked. The default list is the typed entry's.
+        self.add(enum("FEATURES", "Features", capabilities.terrain_features(capabilities.available()), [],
+                      multiple=True, optional=True),
                  "Features with their default parameters: slope and aspect (Horn, degrees), "
                  "northness/eastness (cos/sin of aspect), profile/plan/total curvature, TPI and "
                  "standardised TPI, TRI (Riley), roughness, hillshade, geomorphons (ten forms), "
                  "Weiss slope-position classes.")
-        self.add(QgsProcessingParameterString("MORE", "More features, with parameters", optional=True),
+        self.add(QgsProcessingParameterString("MORE", "More features, with parameters", DEFAULT_FEATURES,
+                                              optional=True),
                  "Comma-separated, in the command-line syntax name:param=value, e.g. "
-                 "'tpi:radius=10,tpi:radius=30,hillshade:azimuth=270'.")
+                 "'tpi:radius=10,tpi:radius=30,hillshade:azimuth=270'; used with the ticked features, or alone.")
         self.add(QgsProcessingParameterBoolean("EXTRAPOLATE", "Extrapolate at the raster's edges", False),
                  "Compute the outer frame of cells by extrapolating the DEM (like gdaldem -compute_edges) "
                  "instead of leaving it nodata.", advanced=True)

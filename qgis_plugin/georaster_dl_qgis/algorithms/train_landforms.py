@@ -12,7 +12,7 @@ from georaster_dl_qgis.algorithms.options import (add_training, enum, feature_li
                                                   training_problem)
 from georaster_dl_qgis.spec_builder import build_spec
 
-DEFAULT_FEATURES = ["slope", "northness", "eastness", "profile_curvature", "plan_curvature", "tpi", "tri"]
+DEFAULT_FEATURES = "slope,northness,eastness,profile_curvature,plan_curvature,tpi,tri,tpi:radius=10"
 
 
 class TrainLandforms(GeoRasterDLAlgorithm):
@@ -27,17 +27,21 @@ class TrainLandforms(GeoRasterDLAlgorithm):
     def define(self) -> None:
         self.add(QgsProcessingParameterRasterLayer("DEM", "DEM"),
                  "Elevation raster; the model names it 'dem'. Elevation itself is not a feature, only shape.")
-        self.add(enum("FEATURES", "Terrain features", capabilities.terrain_features(capabilities.available()),
-                      DEFAULT_FEATURES, multiple=True, optional=True),
-                 "Terrain features fed to the network.")
-        self.add(QgsProcessingParameterString("MORE", "More terrain features, with parameters",
-                                              "tpi:radius=10", optional=True),
-                 "Comma-separated name:param=value entries, e.g. multi-scale TPI 'tpi:radius=10,tpi:radius=30'.")
+        # Nothing ticked by default (QGIS reads an empty selection as the default): the defaults are typed.
+        self.add(enum("FEATURES", "Terrain features", capabilities.terrain_features(capabilities.available()), [],
+                      multiple=True, optional=True),
+                 "Terrain features fed to the network, with their default parameters.")
+        self.add(QgsProcessingParameterString("MORE", "More terrain features, with parameters", DEFAULT_FEATURES,
+                                              optional=True),
+                 "Comma-separated name:param=value entries, used with the ticked features or alone, e.g. "
+                 "multi-scale TPI 'tpi:radius=10,tpi:radius=30'.")
         self.add(QgsProcessingParameterFeatureSource("LABELS", "Training labels",
                                                      [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
                  "Points or polygons with a class attribute (selected features only, if so chosen).")
-        self.add(QgsProcessingParameterField("LABEL_FIELD", "Class field", parentLayerParameterName="LABELS"),
-                 "Attribute holding the landform class (names or codes).")
+        # Optional only so that no field (such as fid) is pre-selected: problem() requires one.
+        self.add(QgsProcessingParameterField("LABEL_FIELD", "Class field", parentLayerParameterName="LABELS",
+                                             optional=True),
+                 "Attribute holding the landform class (names or codes); required.")
         self.add(QgsProcessingParameterFile("SPEC", "Existing stack spec (instead of the DEM features)",
                                             optional=True, fileFilter="Stack spec (*.yaml *.yml *.json)"),
                  "Use this StackSpec instead of building one from the DEM and features above.", advanced=True)
@@ -46,6 +50,8 @@ class TrainLandforms(GeoRasterDLAlgorithm):
     def problem(self, parameters, context):
         if not (self.parameterAsFile(parameters, "SPEC", context) or feature_list(self, parameters, context)):
             return "Choose at least one terrain feature, or type one under 'More terrain features'."
+        if not self.parameterAsString(parameters, "LABEL_FIELD", context):
+            return "Class field: choose the attribute holding the landform classes."
         return training_problem(self, parameters, context)
 
     def arguments(self, parameters, context, feedback):
