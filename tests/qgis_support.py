@@ -47,7 +47,8 @@ def _checkout_backend() -> Path:
 BACKEND = _checkout_backend()
 SETTING_KEY = "Processing/Configuration/GEORASTER_DL_COMMAND"
 ALGORITHMS = ("terrain_features", "geomorphons", "stack_rasters", "train_landforms", "classify_landforms",
-              "train_prospectivity", "map_prospectivity", "train_regression", "predict", "evaluate")
+              "train_prospectivity", "map_prospectivity", "train_regression", "predict", "evaluate",
+              "describe_model")
 
 
 def _qgis_importable() -> bool:

@@ -274,6 +274,14 @@ def test_map_prospectivity_refuses_a_landform_model_with_one_line_and_writes_not
     assert "Traceback" not in done.stderr and list(tmp_path.iterdir()) == []
 
 
+def test_describe_model_lists_the_inputs_replace_model_inputs_takes(env, sample, prospectivity_model):
+    result = run_algorithm(env, "describe_model", {"MODEL": prospectivity_model["OUTPUT"]})
+    assert result["TASK"] == "prospectivity" and "magnetics" in result["BANDS"]
+    inputs = dict(pair.split("=", 1) for pair in result["INPUTS"].split("; "))
+    assert set(inputs) == {"dem", "magnetics", "geology", "faults"}
+    assert inputs["magnetics"] == str(sample / "magnetics.tif")
+
+
 def test_train_regression_then_predict_writes_values(env, sample, out):
     needs("train", "predict")
     model = run_algorithm(env, "train_regression", {

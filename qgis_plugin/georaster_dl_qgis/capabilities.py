@@ -17,7 +17,7 @@ from typing import Any
 from qgis.core import QgsApplication, QgsProcessingException
 
 from georaster_dl_qgis import backend
-from georaster_dl_qgis.runner import clean_environment
+from georaster_dl_qgis.runner import backend_json
 
 CACHE_FILE = "georaster_dl_capabilities.json"
 TIMEOUT_S = 120
@@ -81,10 +81,8 @@ def _key(command: str) -> str:
 
 def _ask(command: str) -> dict[str, Any]:
     try:
-        done = subprocess.run([command, "info", "--capabilities", "--json"], capture_output=True, text=True,
-                              timeout=TIMEOUT_S, env=clean_environment(os.environ), stdin=subprocess.DEVNULL)
-        doc = json.loads(done.stdout) if done.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError):
+        doc = backend_json([command, "info", "--capabilities", "--json"], TIMEOUT_S)
+    except (QgsProcessingException, OSError, subprocess.TimeoutExpired, ValueError):
         doc = None
     if not isinstance(doc, dict) or "version" not in doc:
         raise QgsProcessingException(

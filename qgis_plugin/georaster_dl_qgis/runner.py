@@ -17,10 +17,13 @@ import subprocess
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 POLL_S = 0.1
+#: Shown at once: Python, TensorFlow and the model take seconds to load before the first progress line.
+STARTING = "Starting the georaster-dl backend (loading Python, TensorFlow and the model)"
 TERMINATE_GRACE_S = 1.0  # SIGTERM first so the backend can clean up, SIGKILL after this
 # Variables QGIS (Debian, OSGeo4W, macOS bundle) sets for its own Python, GDAL, PROJ and Qt;
 # inherited, they make the backend's Python or its wheels' GDAL/PROJ load the wrong files.
@@ -60,6 +63,25 @@ def output_files(path: str, files: Mapping | None = None) -> list[Path]:
     return [p, *sidecars, *([p.with_suffix(files["style"])] if files.get("style") else [])]
 
 
+def backend_json(command: Sequence[str], timeout: float = 120) -> Any:
+    """Run a short backend command that prints one JSON document and return it parsed.
+
+    Raises
+    ------
+    QgsProcessingException
+        With the backend's ``error:`` line when it fails.
+    OSError, subprocess.TimeoutExpired, ValueError
+        When the command cannot start, hangs, or prints no JSON.
+    """
+    done = subprocess.run([str(a) for a in command], capture_output=True, text=True, encoding="utf-8",
+                          errors="replace", timeout=timeout, env=clean_environment(os.environ),
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        errors = [line[len("error: "):] for line in done.stderr.splitlines() if line.lower().startswith("error: ")]
+        raise QgsProcessingException(errors[-1] if errors else f"{command[0]} failed with exit code {done.returncode}")
+    return json.loads(done.stdout)
+
+
 def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
                 outputs: Iterable[str] = (), files: Mapping | None = None) -> None:
     """Run ``command`` to completion, reporting progress to ``feedback``.
@@ -86,6 +108,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
     outputs = list(outputs)
     before = {path for output in outputs for path in output_files(output, files) if path.exists()}
     feedback.pushCommandInfo(" ".join(shlex.quote(str(a)) for a in command))
+    feedback.setProgressText(STARTING)
     process = subprocess.Popen(
         [str(a) for a in command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, env=clean_environment(os.environ), text=True, encoding="utf-8",
@@ -149,8 +172,9 @@ class _Reporter:
     def _progress(self, event: dict) -> None:
         stage, message = str(event.get("stage") or ""), str(event.get("message") or "")
         done, total = event.get("done") or 0, event.get("total") or 0
-        if not total:  # an information line ({"stage": "info", "total": 0, ...})
+        if not total:  # an information line ({"stage": "info", "total": 0, ...}): also what happens now
             self.feedback.pushInfo(message or stage)
+            self.feedback.setProgressText(message or stage)
             return
         if stage != self.stage:
             self.stage = stage

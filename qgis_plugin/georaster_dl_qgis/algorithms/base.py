@@ -7,6 +7,7 @@ finds the backend, runs it with progress and cancel, and styles raster outputs.
 
 from __future__ import annotations
 
+import configparser
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from georaster_dl_qgis.messages import in_dialog_words
 from georaster_dl_qgis.runner import run_backend
 
 ICON = Path(__file__).parent.parent / "icons" / "georaster_dl.svg"
+METADATA = Path(__file__).parent.parent / "metadata.txt"
 
 
 class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
@@ -32,6 +34,7 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     GROUP_ID = ""
     HELP = ""
     COMMAND = ""  # georaster-dl sub-command
+    HELP_SECTION = "qgis-plugin"  # anchor of the README section that explains the algorithm
     # Files the backend writes beside OUTPUT (output name -> key of the suffix added to OUTPUT's stem
     # in the capabilities' files), e.g. predict's OUT_probabilities.tif: removed on cancel,
     # returned and loaded when they exist.
@@ -56,6 +59,12 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON))
+
+    def svgIconPath(self) -> str:  # noqa: N802 - QGIS API (the model designer draws this one)
+        return str(ICON)
+
+    def helpUrl(self) -> str:  # noqa: N802 - QGIS API
+        return f"{_homepage()}#{self.HELP_SECTION}"
 
     def createInstance(self) -> GeoRasterDLAlgorithm:  # noqa: N802 - QGIS API
         return type(self)()
@@ -168,3 +177,10 @@ def _sibling(path: str, suffix: str) -> str:
     """``/a/out.tif`` + ``_probabilities`` -> ``/a/out_probabilities.tif``."""
     p = Path(path)
     return str(p.with_name(f"{p.stem}{suffix}{p.suffix}"))
+
+
+def _homepage() -> str:
+    """The plugin's homepage as metadata.txt gives it."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(METADATA, encoding="utf-8")
+    return parser.get("general", "homepage", fallback="")

@@ -13,6 +13,7 @@ class ClassifyLandforms(GeoRasterDLAlgorithm):
     NAME = "classify_landforms"
     DISPLAY_NAME = "Classify landforms"
     GROUP, GROUP_ID = "Landforms", "landforms"
+    HELP_SECTION = "prediction"
     COMMAND = "predict"
     SIDE_OUTPUTS = {"PROBABILITIES": "probabilities"}
     HELP = ("Maps landform classes over a DEM with a model from 'Train landform classifier'. The "

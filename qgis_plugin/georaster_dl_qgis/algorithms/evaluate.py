@@ -13,6 +13,7 @@ class Evaluate(GeoRasterDLAlgorithm):
     NAME = "evaluate"
     DISPLAY_NAME = "Evaluate a model (HTML report)"
     GROUP, GROUP_ID = "Models", "models"
+    HELP_SECTION = "training-and-evaluation"
     COMMAND = "evaluate"
     HELP = ("Scores a trained model on labels it has not seen: confusion matrix and per-class "
             "accuracy (landforms), ROC/AUC and success-rate curves (prospectivity), or errors and "

@@ -15,6 +15,7 @@ class Geomorphons(GeoRasterDLAlgorithm):
     NAME = "geomorphons"
     DISPLAY_NAME = "Geomorphons"
     GROUP, GROUP_ID = "Terrain", "terrain"
+    HELP_SECTION = "terrain-features"
     COMMAND = "features"
     HELP = ("Classifies every cell into one of ten landform elements by comparing zenith and nadir "
             "angles along eight directions: 1 flat, 2 summit, 3 ridge, 4 shoulder, 5 spur, 6 slope, "

@@ -12,6 +12,7 @@ class MapProspectivity(GeoRasterDLAlgorithm):
     NAME = "map_prospectivity"
     DISPLAY_NAME = "Map prospectivity"
     GROUP, GROUP_ID = "Prospectivity", "prospectivity"
+    HELP_SECTION = "prediction"
     COMMAND = "predict"
     HELP = ("Applies a model from 'Train prospectivity model' to its evidence layers (or replacements) "
             "and writes the probability of a deposit per cell; ensembles add a standard deviation "

@@ -12,6 +12,7 @@ class Predict(GeoRasterDLAlgorithm):
     NAME = "predict"
     DISPLAY_NAME = "Predict with a model"
     GROUP, GROUP_ID = "Models", "models"
+    HELP_SECTION = "prediction"
     COMMAND = "predict"
     SIDE_OUTPUTS = {"PROBABILITIES": "probabilities"}
     HELP = ("Applies a trained .gdl model over rasters of any size, window by window with bounded "

@@ -17,6 +17,7 @@ class TerrainFeatures(GeoRasterDLAlgorithm):
     NAME = "terrain_features"
     DISPLAY_NAME = "Terrain features"
     GROUP, GROUP_ID = "Terrain", "terrain"
+    HELP_SECTION = "terrain-features"
     COMMAND = "features"
     HELP = ("Derives terrain features from a DEM, one band per feature (band descriptions name them). "
             "Results are identical however the DEM is tiled, and DEMs in degrees get cell sizes in "

@@ -19,6 +19,7 @@ class TrainLandforms(GeoRasterDLAlgorithm):
     NAME = "train_landforms"
     DISPLAY_NAME = "Train landform classifier"
     GROUP, GROUP_ID = "Landforms", "landforms"
+    HELP_SECTION = "training-and-evaluation"
     COMMAND = "train"
     HELP = ("Trains a dense neural network that maps terrain features of a DEM to landform classes "
             "(ridge, valley, plain, ...) given by labelled points or polygons. The model file keeps "
