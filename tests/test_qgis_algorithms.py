@@ -226,6 +226,24 @@ def test_terrain_features_from_the_typed_entry_alone(env, sample, tmp_path):
     assert "Choose at least one feature, or type one under 'More features'" in refused["run"]["error"]
 
 
+def test_every_band_of_multi_band_evidence_is_used_and_a_multi_band_dem_refused(env, sample, tmp_path):
+    with rasterio.open(sample / "dem.tif") as ds:
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 3, "dtype": "float32",
+                   "crs": ds.crs, "transform": ds.transform}
+        dem = ds.read(1).astype("float32")
+    terrain = tmp_path / "terrain.tif"
+    with rasterio.open(terrain, "w", **profile) as ds:
+        ds.write(np.stack([dem, dem * 2, dem * 3]))
+        ds.descriptions = ("dem.slope", "dem.aspect", None)
+    result = run_algorithm(env, "stack_rasters", {"EVIDENCE": [terrain], "OUTPUT": tmp_path / "stack.tif"})
+    assert read(result["OUTPUT"])[1] == ["dem_slope", "dem_aspect", "terrain_b3"]
+    assert read(result["OUTPUT"], band=3)[0].max() == 3 * dem.max()
+    refused = qgis_process(env, "run", "georaster_dl:terrain_features", f"--INPUT={terrain}",
+                           f"--OUTPUT={tmp_path / 'slope.tif'}")
+    assert "DEM: terrain has 3 bands; terrain features need a one-band elevation raster" in refused.stderr
+    assert not (tmp_path / "slope.tif").exists()
+
+
 def test_stack_aligns_rasters_and_vector_distances_on_the_reference_grid(env, sample, out):
     result = run_algorithm(env, "stack_rasters", {
         "GRID": sample / "dem.tif", "EVIDENCE": [sample / "magnetics.tif", sample / "radiometrics.tif"],

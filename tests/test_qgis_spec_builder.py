@@ -57,3 +57,12 @@ def test_build_spec_needs_a_raster():
     ("é", set(), "layer"), ("mag", {"mag", "mag_2"}, "mag_3")])
 def test_input_names_are_unique_identifiers(label, taken, expected):
     assert input_name(label, taken) == expected
+
+
+def test_each_band_of_a_multi_band_file_is_its_own_input(tmp_path):
+    path = str(tmp_path / "terrain.tif")
+    spec = build_spec(None, "", [Source("dem.slope", path), Source("terrain_b2", path, band=2)], [], [])
+    assert spec["inputs"] == {"dem_slope": {"path": path, "kind": "continuous"},
+                              "terrain_b2": {"path": path, "kind": "continuous", "band": 2}}
+    assert spec["features"] == ["dem_slope", "terrain_b2"]
+    assert load_spec(write_spec(spec, str(tmp_path / "spec.json"))).inputs["terrain_b2"].band == 2

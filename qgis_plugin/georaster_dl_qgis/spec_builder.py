@@ -15,13 +15,14 @@ _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
 
 @dataclass(frozen=True)
 class Source:
-    """One input file: a display name (made into a spec name), a path, a vector layer name and
-    a nodata override (a number, ``nan`` or ``none``; empty: the file's own)."""
+    """One input file: a display name (made into a spec name), a path, a vector layer name, a
+    nodata override (a number, ``nan`` or ``none``; empty: the file's own) and a raster band."""
 
     label: str
     path: str
     layer: str = ""
     nodata: str = ""
+    band: int = 1
 
 
 def input_name(label: str, taken: set[str]) -> str:
@@ -77,7 +78,7 @@ def build_spec(reference: Source | None, terrain: str, continuous: list[Source],
     names: dict[str, str] = {}  # path -> input name, so a layer chosen twice is read once
 
     def add(source: Source, kind: str, wanted_name: str = "") -> str:
-        key = f"{source.path}|{source.layer}"
+        key = f"{source.path}|{source.layer}|{source.band}"
         if key not in names:
             name = wanted_name or input_name(source.label, set(inputs))
             entry = {"path": source.path, "kind": kind}
@@ -85,6 +86,8 @@ def build_spec(reference: Source | None, terrain: str, continuous: list[Source],
                 entry["layer"] = source.layer
             if source.nodata:
                 entry["nodata"] = _number_or_text(source.nodata)
+            if source.band != 1:
+                entry["band"] = source.band
             inputs[name] = entry
             names[key] = name
         return names[key]

@@ -94,6 +94,16 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
         """What is wrong with the parameter values beyond each one's own checks ('' if nothing)."""
         return ""
 
+    def single_band_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Refuse a multi-band DEM: terrain features read one band, and none is dropped silently."""
+        for name in ("INPUT", "DEM"):
+            definition = self.parameterDefinition(name)
+            layer = self.parameterAsRasterLayer(parameters, name, context) if definition else None
+            if layer is not None and layer.bandCount() > 1:
+                return (f"{definition.description()}: {layer.name()} has {layer.bandCount()} bands; terrain "
+                        "features need a one-band elevation raster (save the elevation band alone).")
+        return ""
+
     def output_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
         """Refuse a raster output named for a format the backend does not write (x.gpkg)."""
         suffix = capabilities.file_suffix(capabilities.capabilities(), "raster")
@@ -108,8 +118,9 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API
                              context: QgsProcessingContext) -> tuple[bool, str]:
         ready, message = self.canExecute()  # without a backend, its choice lists are empty: say why first
-        message = message if not ready else self.output_problem(parameters, context) or self.problem(parameters,
-                                                                                                      context)
+        if ready:
+            message = (self.single_band_problem(parameters, context) or self.output_problem(parameters, context)
+                       or self.problem(parameters, context))
         return (False, message) if message else super().checkParameterValues(parameters, context)
 
     def arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,

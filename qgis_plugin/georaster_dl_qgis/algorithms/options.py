@@ -12,6 +12,7 @@ from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedbac
                        QgsProcessingParameterString, QgsProcessingUtils)
 
 from georaster_dl_qgis import capabilities, layers, spec_builder
+from georaster_dl_qgis.loader import band_labels
 
 Number = QgsProcessingParameterNumber
 #: Folds offered by default: the help asks for spatial cross-validation, so the dialog does it.
@@ -102,10 +103,12 @@ def evidence_spec(alg, parameters: dict, context: QgsProcessingContext, feedback
         return given
     grid = alg.parameterAsRasterLayer(parameters, "GRID", context)
     nodata = name_value_pairs(alg.parameterAsString(parameters, "NODATA", context))
+    grid_bands = rasters([grid], context, feedback, nodata) if grid else [None]
     spec = spec_builder.build_spec(
-        reference=rasters([grid], context, feedback, nodata)[0] if grid else None,
+        reference=grid_bands[0],
         terrain="",
-        continuous=rasters(alg.parameterAsLayerList(parameters, "EVIDENCE", context), context, feedback, nodata),
+        continuous=grid_bands[1:] + rasters(alg.parameterAsLayerList(parameters, "EVIDENCE", context), context,
+                                            feedback, nodata),
         categorical=rasters(alg.parameterAsLayerList(parameters, "CATEGORICAL", context), context, feedback,
                             nodata),
         vectors=vectors(alg.parameterAsLayerList(parameters, "VECTORS", context), context, feedback),
@@ -132,9 +135,15 @@ def evidence_problem(alg, parameters: dict, context: QgsProcessingContext) -> st
 
 
 def rasters(chosen: list, context, feedback, nodata: dict[str, str] | None = None) -> list[spec_builder.Source]:
-    """Sources of raster layers, with the nodata override given for each layer's name."""
-    return [spec_builder.Source(lyr.name(), layers.raster_path(lyr, context, feedback),
-                                nodata=(nodata or {}).get(lyr.name(), "")) for lyr in chosen]
+    """Sources of raster layers, one per band (a multi-band layer gives every band, named by its
+    description or ``<layer>_b<n>``), with the nodata override given for each layer's name."""
+    sources = []
+    for lyr in chosen:
+        path, override = layers.raster_path(lyr, context, feedback), (nodata or {}).get(lyr.name(), "")
+        labels = band_labels(path, lyr.name(), lyr.bandCount()) if lyr.bandCount() > 1 else [lyr.name()]
+        sources += [spec_builder.Source(label, path, nodata=override, band=band)
+                    for band, label in enumerate(labels, 1)]
+    return sources
 
 
 def vectors(chosen: list, context, feedback) -> list[spec_builder.Source]:
