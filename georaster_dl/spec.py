@@ -16,6 +16,7 @@ A StackSpec is a small YAML or JSON document (or the equivalent dict)::
       - mag
       - geology.onehot
       - faults.distance
+      - dem: curvature,tpi:radius=30   # an input's features in the command-line syntax
 
 It is stored inside every model bundle, so prediction re-derives exactly the
 features a network was trained on. Relative paths resolve against the folder of
@@ -56,6 +57,8 @@ _INPUT_KEYS = ("path", "band", "kind", "resampling", "nodata", "crs", "layer", "
                "categories", "transform", "z_factor")
 _EDGE_MODES = ("nodata", "extrapolate")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Commas between features, not inside parentheses: "slope,tpi(radius=5,shape=disk),aspect".
+_LIST_SPLIT = re.compile(r",(?![^()]*\))")
 _FEATURE_RE = re.compile(r"^(?P<input>[A-Za-z_]\w*)(?:\.(?P<feature>[A-Za-z_]\w*)(?:\((?P<args>[^()]*)\))?)?$")
 
 
@@ -243,6 +246,31 @@ def load_spec(source: str | Path | dict | StackSpec) -> StackSpec:
     return _from_dict(doc, base_dir)
 
 
+def parse_feature_list(text: str, input_name: str) -> list[FeatureRef]:
+    """Parse the command-line feature list of one input, e.g. ``slope,tpi:radius=10:shape=annulus,
+    geomorphons(search=20)``: parameters follow the name as ``:key=value`` or ``(key=value,...)``.
+
+    Examples
+    --------
+    >>> [str(r) for r in parse_feature_list("slope,tpi:radius=10,geomorphons(search=20,flat=2)", "dem")]
+    ['dem.slope', 'dem.tpi(radius=10)', 'dem.geomorphons(flat=2,search=20)']
+    """
+    refs = []
+    for item in filter(None, (part.strip() for part in _LIST_SPLIT.split(str(text)))):
+        if "(" not in item and ":" in item:
+            name, *params = item.split(":")
+            item = f"{name}({','.join(params)})"
+        refs.append(FeatureRef.parse(f"{input_name}.{item}"))
+    return refs
+
+
+def _feature_entry(entry: Any) -> list[FeatureRef]:
+    """One entry of a spec's ``features``: a reference, or ``{input: command-line feature list}``."""
+    if isinstance(entry, dict):
+        return [ref for name, text in entry.items() for ref in parse_feature_list(text, str(name))]
+    return [FeatureRef.parse(entry)]
+
+
 def parse_params(args: str, where: str) -> tuple[tuple[str, Any], ...]:
     """Parse ``k=v, k2=v2`` into sorted (name, value) pairs with YAML scalar typing."""
     params: dict[str, Any] = {}
@@ -279,10 +307,10 @@ def _from_dict(doc: dict, base_dir: Path) -> StackSpec:
     raw_features = doc["features"]
     if not isinstance(raw_features, list) or not raw_features:
         raise SpecError("spec: 'features' must be a non-empty list such as ['dem', 'dem.slope']")
-    if len(raw_features) > MAX_FEATURES:
-        raise SpecError(f"spec: {len(raw_features):,} features listed, more than {MAX_FEATURES:,}; a network takes "
+    features = tuple(ref for entry in raw_features for ref in _feature_entry(entry))
+    if len(features) > MAX_FEATURES:
+        raise SpecError(f"spec: {len(features):,} features listed, more than {MAX_FEATURES:,}; a network takes "
                         "tens of features (one-hot inputs count as one)")
-    features = tuple(FeatureRef.parse(f) for f in raw_features)
     for f in features:
         if f.input not in inputs:
             raise SpecError(f"features: {str(f)!r} names input {f.input!r}, which is not among the inputs"

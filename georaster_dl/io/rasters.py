@@ -24,6 +24,7 @@ from rasterio.windows import Window
 from georaster_dl.errors import GridError, InputFileError, SpecError
 from georaster_dl.grid import Grid
 from georaster_dl.io.files import absolute, check_input_file
+from georaster_dl.progress import warn
 from georaster_dl.spec import InputSpec
 
 _GDAL_NODATA_TAG = 42113
@@ -215,9 +216,9 @@ def _nodata(spec: InputSpec, ds) -> float | None:
     """The nodata value reads must honour: the spec's override, else the file's own.
 
     A file may declare a nodata its data type cannot hold (a Byte band with nodata -1);
-    GDAL then silently reports none. That hides intent, so it is refused and the user
-    asked to state what nodata means for that file. An override the band cannot hold
-    would never match a cell, so it is refused too.
+    GDAL then reports none. It is read as GDAL reads it (every cell valid), with one
+    warning naming the file and how to set a nodata if one was meant. An override the
+    band cannot hold would never match a cell, so it is refused.
     """
     dtype = np.dtype(ds.dtypes[spec.band - 1])
     if spec.nodata is not None:
@@ -232,9 +233,10 @@ def _nodata(spec: InputSpec, ds) -> float | None:
     nodata = ds.nodatavals[spec.band - 1]
     value = declared if declared is not None else nodata
     if value is not None and np.isfinite(value) and not _holds(dtype, value):
-        raise SpecError(f"inputs.{spec.name}: {spec.path} declares nodata {value:g}, which a {dtype.name} band "
-                        f"cannot hold; set nodata for this input in the spec (e.g. nodata: none if every "
-                        f"cell is valid, or the value that marks missing cells)")
+        warn(f"{spec.path} declares nodata {value:g}, which its {dtype.name} band cannot hold: read as GDAL "
+             f"reads it, every cell valid. If a value marks missing cells, set it as input "
+             f"{spec.name!r}'s nodata (nodata: VALUE in the spec, --nodata with georaster-dl features, "
+             f"'Nodata overrides' in QGIS)")
     return nodata
 
 
