@@ -65,7 +65,7 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
     for path, what in ((metrics_path, "metrics file"), (report_path, "report")):
         if path is not None:
             check_output_path(path, overwrite, what=what)
-    bundle = model if isinstance(model, ModelBundle) else load_bundle(model)
+    bundle = model if isinstance(model, ModelBundle) else load_bundle(model, networks=False)
     label_field = label_field or (bundle.options.get("training") or {}).get("label_field")
     with Stack(bundle.spec.with_inputs(inputs or {}), prepare=False) as stack:
         bundle.check_bands(stack.band_names, bool(inputs))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_raster
-from predict_support import lambda_bundle, make_bundle, rewrite_bundle
+from predict_support import format1_bundle, lambda_bundle, make_bundle, rewrite_bundle
 
 from georaster_dl.errors import ModelFileError, OutputError
 from georaster_dl.models import bundle as bundle_module
@@ -180,3 +180,35 @@ def test_a_garbled_model_json_is_a_clear_model_file_error(saved, tmp_path, chang
     bad = rewrite_bundle(saved, tmp_path / "garbled.gdl", doc_changes=changes)
     with pytest.raises(ModelFileError, match=message):
         load_bundle(bad)
+
+
+def test_tampered_forward_graph_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        data = bytearray(z.read("networks/forward.onnx"))
+    data[len(data) // 2] ^= 0xFF
+    bad = rewrite_bundle(saved, tmp_path / "bad.gdl", replace={"networks/forward.onnx": bytes(data)})
+    for networks in (True, False):
+        with pytest.raises(ModelFileError, match="forward.onnx does not match its checksum"):
+            load_bundle(bad, networks=networks)
+    missing = rewrite_bundle(saved, tmp_path / "missing.gdl", drop=("networks/forward.onnx",))
+    with pytest.raises(ModelFileError, match="missing member networks/forward.onnx"):
+        load_bundle(missing, networks=False)
+
+
+def test_a_file_written_before_the_onnx_graph_loads_and_predicts_the_same(saved, tmp_path):
+    old = format1_bundle(saved, tmp_path / "old.gdl")
+    bundle = load_bundle(old, networks=False)  # the graph is built from its Keras members
+    assert bundle.n_members == 2 and len(bundle.networks) == 2
+    x = _rows()
+    for a, b in zip(Forward(bundle)(x), Forward(load_bundle(saved, networks=False))(x)):
+        np.testing.assert_array_equal(a, b)
+    assert "no ONNX graph (format 1)" in describe_bundle(old)
+
+
+def test_loading_without_networks_keeps_them_unloaded_and_checked(saved, tmp_path):
+    bundle = load_bundle(saved, networks=False)
+    assert bundle.networks == [] and bundle.n_members == 2 and bundle.graph
+    assert "ONNX graph stored" in describe_bundle(saved)
+    bad = lambda_bundle(saved, tmp_path / "lambda.gdl")
+    with pytest.raises(ModelFileError, match="contains a 'Lambda' layer"):
+        load_bundle(bad, networks=False)
