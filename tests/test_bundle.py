@@ -212,3 +212,20 @@ def test_loading_without_networks_keeps_them_unloaded_and_checked(saved, tmp_pat
     bad = lambda_bundle(saved, tmp_path / "lambda.gdl")
     with pytest.raises(ModelFileError, match="contains a 'Lambda' layer"):
         load_bundle(bad, networks=False)
+    with pytest.raises(ValueError, match="loaded without its networks"):
+        bundle.save(tmp_path / "again.gdl")
+
+
+def test_a_forward_graph_onnx_runtime_refuses_or_of_other_widths_is_a_model_file_error(saved, spec, tmp_path):
+    other = make_bundle({**spec, "features": ["a"]}, tmp_path / "one_band.gdl", members=2)
+    with zipfile.ZipFile(other) as z:
+        narrow = z.read("networks/forward.onnx")
+    for name, graph, message in (("garbage.gdl", b"not an onnx graph", "ONNX Runtime cannot load its forward graph"),
+                                 ("narrow.gdl", narrow, r"forward graph takes \[\('n', 1\)\] .* lists 2 bands")):
+        with zipfile.ZipFile(saved) as z:
+            doc = json.loads(z.read("model.json"))
+        graph_entry = {**doc["forward_graph"], "sha256": hashlib.sha256(graph).hexdigest()}
+        bad = rewrite_bundle(saved, tmp_path / name, replace={"networks/forward.onnx": graph},
+                             doc_changes={"forward_graph": graph_entry})
+        with pytest.raises(ModelFileError, match=message):
+            Forward(load_bundle(bad, networks=False))

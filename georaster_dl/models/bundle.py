@@ -173,7 +173,7 @@ class ModelBundle:
         raise ModelFileError(f"{self.path or 'model'}: its inputs give {len(band_names)} bands but the networks "
                              f"take {len(expected)} (band {i + 1} is {got} instead of {want}); {fix}")
 
-    def save(self, path: str | os.PathLike, overwrite: bool = False, check_rows=None) -> Path:
+    def save(self, path: str | os.PathLike, overwrite: bool = False, check_rows: np.ndarray | None = None) -> Path:
         """Write the bundle to ``path`` (``.gdl``) atomically; returns the path.
 
         The ONNX forward pass is built from the networks and must agree with Keras within

@@ -20,6 +20,8 @@ import os
 
 import numpy as np
 
+from georaster_dl.errors import ModelFileError
+
 #: Rows per call of the session (bounded memory, near-peak throughput).
 BATCH_ROWS = 262_144
 #: Batches are padded to a multiple of this many rows (see the module docstring).
@@ -72,9 +74,22 @@ class Forward:
         self.n_outputs = bundle.n_outputs
         self.n_members = bundle.n_members
         self.batch_rows = max(ROW_BLOCK, int(batch_rows) // ROW_BLOCK * ROW_BLOCK)
-        self.session = ort.InferenceSession(bundle.forward_graph(), session_options(threads or os.cpu_count() or 1),
-                                            providers=providers or ["CPUExecutionProvider"])
         self._outputs = ["mean", "sd"] if self.n_members > 1 else ["mean"]
+        where = bundle.path or "model"
+        try:
+            self.session = ort.InferenceSession(bundle.forward_graph(), session_options(threads or os.cpu_count() or 1),
+                                                providers=providers or ["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime raises its own error types for graphs it refuses
+            raise ModelFileError(f"{where}: ONNX Runtime cannot load its forward graph ({str(exc).splitlines()[0][:200]}); "
+                                 "the file is corrupt: retrain or restore the model") from None
+        # a graph that takes or gives other widths than model.json says is refused, not run
+        got = ([tuple(i.shape) for i in self.session.get_inputs()], [(o.name, tuple(o.shape))
+                                                                      for o in self.session.get_outputs()])
+        want = ([("n", self.n_bands)], [(name, ("n", self.n_outputs)) for name in self._outputs])
+        if got != want:
+            raise ModelFileError(f"{where}: its forward graph takes {got[0]} and gives {got[1]}, but model.json lists "
+                                 f"{self.n_bands} bands and {self.n_outputs} outputs per member; the file is "
+                                 "inconsistent: retrain the model")
 
     @property
     def device(self) -> str:
