@@ -66,7 +66,7 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
     >>> round(m["evaluation"]["auc"], 2)                      # doctest: +SKIP
     0.84
     """
-    bundle = model if isinstance(model, ModelBundle) else load_bundle(model)
+    bundle = model if isinstance(model, ModelBundle) else load_bundle(model, networks=False)
     used = [*(i.path for i in bundle.spec.with_inputs(inputs or {}).inputs.values()),
             *([] if hasattr(labels, "rows") else [labels]), *([] if isinstance(model, ModelBundle) else [model])]
     for path, what in ((metrics_path, "metrics file"), (report_path, "report")):

@@ -4,6 +4,10 @@ The model's StackSpec is re-derived window by window (input paths overridable by
 name); each window's features go through the compiled forward pass in bounded
 batches; a single writer puts results into tiled GeoTIFFs in window order. At most a
 few windows are in flight, so memory does not grow with the raster.
+
+Start-up is kept short (the QGIS plugin shows progress from the first line): the feature
+kernels (numba), the stack and ONNX Runtime are imported after "loading model" is
+printed, and TensorFlow never is.
 """
 
 from __future__ import annotations
@@ -13,15 +17,12 @@ from pathlib import Path
 
 import rasterio
 
-from georaster_dl.engine.device import select_device
+from georaster_dl.engine.device import check_device, select_device
 from georaster_dl.engine.journal import (Journal, OutputLock, discard_interrupted_run, journal_path,
                                          require_journal, truncate_to)
 from georaster_dl.engine.outputs import OutputFile, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
-from georaster_dl.engine.worker import (WindowPredictor, auto_window, model_classes, predict_window_task,
-                                        windows_in_flight)
 from georaster_dl.errors import Interrupted, OutputError, UserInputError
-from georaster_dl.export import spec_hash
 from georaster_dl.grid import check_window_size
 from georaster_dl.io.files import absolute, check_free, check_output_path, is_regular_file
 from georaster_dl.io.qml import qml_path, write_qml
@@ -57,7 +58,10 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         would hold more than 128 MiB of features (one-hot inputs count as one band).
     workers : int, optional
         Windows computed at once (default: CPU count).
-    device : {'auto', 'cpu', 'gpu'}
+    device : {'auto', 'cpu', 'gpu', 'cuda'}
+        Where ONNX Runtime runs the network: ``auto`` takes its CUDA provider when
+        installed (``onnxruntime-gpu``) and falls back to the CPU; ``gpu`` (``cuda``)
+        refuses to run without a GPU.
     scheduler : str or distributed.Client, optional
         A dask.distributed scheduler address (``tcp://host:8786``) or client; windows then
         run on the cluster's workers, each loading the model once.
@@ -80,7 +84,7 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
     out = absolute(check_output_path(out, overwrite, inputs=[model]))
     with OutputLock(out), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):  # the lock first: a second run is refused at once
         if resume:
-            require_journal(out)  # before TensorFlow, the model and the inputs are loaded
+            require_journal(out)  # before the model and the inputs are loaded
         else:
             discard_interrupted_run(out, overwrite)
         written, files = _predict_locked(model, out, inputs or {}, window, workers, device, scheduler, bands,
@@ -95,10 +99,13 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
 def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers: int | None, device: str, scheduler,
                     bands, overwrite: bool, resume: bool, compress: str,
                     overviews: bool) -> tuple[list[Path], list[OutputFile]]:
+    info(f"loading model {model}")
+    from georaster_dl.engine.worker import WindowPredictor, auto_window, model_classes
+    from georaster_dl.export import spec_hash
     from georaster_dl.models.bundle import load_bundle
 
-    used = select_device(device)
-    bundle = load_bundle(model)
+    providers = select_device(device)
+    bundle = load_bundle(model, networks=False)
     files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
     overrides = {k: str(absolute(v)) for k, v in inputs.items()}
     used_inputs = [model, *(i.path for i in bundle.spec.with_inputs(overrides).inputs.values())]
@@ -109,13 +116,14 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
             check_free(partial_path(f.path))
     if not resume:
         check_free(journal_path(out))
-    predictor = WindowPredictor(bundle, overrides)
+    predictor = WindowPredictor(bundle, overrides, providers)
     try:
+        check_device(device, predictor.forward.device)
         grid = predictor.stack.grid
         window = window or auto_window(len(predictor.stack.compact_layout), grid.height, grid.width)
         windows = list(grid.windows(window))
         workers = workers or os.cpu_count() or 1
-        info(f"predicting {grid.width} x {grid.height} cells in {len(windows)} windows on {used}"
+        info(f"predicting {grid.width} x {grid.height} cells in {len(windows)} windows on {predictor.forward.device}"
              + (" with a dask cluster" if scheduler is not None else f" with {workers} worker(s)"))
         tags = {"model_sha256": bundle.sha256, "spec_sha256": spec_hash(predictor.stack.spec)}
         writers = [GeoTIFFWriter(f.path, grid, len(f.descriptions), f.dtype, f.nodata, descriptions=f.descriptions,
@@ -127,7 +135,7 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
                                 "grid": grid.to_dict()})
         client = None if scheduler is None else _client(scheduler)  # before any file is touched
         start = _open_writers(writers, journal, resume)
-        _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides)
+        _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides, providers)
     finally:
         predictor.close()
     return _finish(writers, journal, len(windows)), files
@@ -202,7 +210,9 @@ def _open_writers(writers: list[GeoTIFFWriter], journal: Journal, resume: bool) 
 
 
 def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoTIFFWriter], journal: Journal,
-         windows: list, start: int, workers: int, client, model, overrides: dict) -> None:
+         windows: list, start: int, workers: int, client, model, overrides: dict, providers: list[str]) -> None:
+    from georaster_dl.engine.worker import predict_window_task, windows_in_flight
+
     state = {"done": start}
 
     def consume(i: int, w, result: dict) -> None:
@@ -220,7 +230,8 @@ def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoT
                 in_flight = windows_in_flight(workers, len(predictor.stack.compact_layout), int(windows[0].width))
                 run_local(windows, lambda w: predictor(w, files), consume, workers, in_flight, start)
             else:
-                args = (str(absolute(model)), predictor.bundle.sha256, tuple(sorted(overrides.items())), files)
+                args = (str(absolute(model)), predictor.bundle.sha256, tuple(sorted(overrides.items())),
+                        tuple(providers), files)
                 run_distributed(client, windows, predict_window_task, args, consume, 2 * _n_workers(client), start)
     except KeyboardInterrupt:
         journal.checkpoint(state["done"], {wr.partial.name: wr.suspend() for wr in writers})

@@ -135,7 +135,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
         bundle.input_sha256 = _input_checksums(stack, labels)
         bundle.versions = library_versions()
         if out is not None:
-            bundle.save(out, overwrite=overwrite)
+            bundle.save(out, overwrite=overwrite, check_rows=run.final_samples.x)
             info(f"wrote {out}")
         if metrics_path is not None:
             write_metrics(metrics_path, metrics, overwrite)

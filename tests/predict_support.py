@@ -46,7 +46,7 @@ def make_bundle(spec, path: Path, task: str = "prospectivity", hidden=(16, 16), 
                              preprocess=preprocess, networks=networks, classes=classes,
                              target={"mean": 10.0, "std": 2.0} if task == "regression" else None,
                              value_range=(5.0, 15.0) if task == "regression" else None)
-        return bundle.save(path, overwrite=True)
+        return bundle.save(path, overwrite=True, check_rows=x)
 
 
 def synthetic_dem(rows: int, cols: int, seed: int = 0, holes: int = 3) -> np.ndarray:
@@ -61,14 +61,15 @@ def synthetic_dem(rows: int, cols: int, seed: int = 0, holes: int = 3) -> np.nda
 
 
 def rewrite_bundle(src: Path, dst: Path, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None,
-                   doc_changes: dict | None = None) -> Path:
-    """Copy a bundle, replacing or adding members; ``doc_changes`` edits model.json with a valid
-    self-checksum, as a careful forger would."""
+                   doc_changes: dict | None = None, drop: tuple[str, ...] = (), drop_keys: tuple[str, ...] = ()) -> Path:
+    """Copy a bundle, replacing, adding or dropping (``drop``) members; ``doc_changes`` and
+    ``drop_keys`` edit model.json with a valid self-checksum, as a careful forger would."""
     with zipfile.ZipFile(src) as zin:
-        items = {i.filename: zin.read(i) for i in zin.infolist()}
-    if doc_changes:
+        items = {i.filename: zin.read(i) for i in zin.infolist() if i.filename not in drop}
+    if doc_changes or drop_keys:
         doc = json.loads(items["model.json"])
-        doc.update(doc_changes)
+        doc.update(doc_changes or {})
+        doc = {k: v for k, v in doc.items() if k not in drop_keys}
         body = {k: v for k, v in doc.items() if k != "content_sha256"}
         doc["content_sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
         items["model.json"] = json.dumps(doc).encode()
@@ -78,6 +79,12 @@ def rewrite_bundle(src: Path, dst: Path, replace: dict[str, bytes] | None = None
         for name, data in items.items():
             zout.writestr(name, data)
     return dst
+
+
+def format1_bundle(src: Path, dst: Path) -> Path:
+    """Copy of bundle ``src`` as georaster_dl wrote it before the ONNX graph was stored (format 1)."""
+    return rewrite_bundle(src, dst, drop=("networks/forward.onnx",),
+                          doc_changes={"format_version": 1}, drop_keys=("forward_graph",))
 
 
 def lambda_bundle(src: Path, dst: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_raster
-from predict_support import lambda_bundle, make_bundle, nested_bomb_bundle, rewrite_bundle, zip_bytes
+from predict_support import format1_bundle, lambda_bundle, make_bundle, nested_bomb_bundle, rewrite_bundle, zip_bytes
 
 from georaster_dl.errors import ModelFileError, OutputError
 from georaster_dl.models import bundle as bundle_module
@@ -225,7 +225,7 @@ def test_too_many_members_are_refused(saved, tmp_path):
         items = {i.filename: z.read(i) for i in z.infolist()}
     items.update({f"networks/member_{i:04d}.keras": b"" for i in range(100, 1200)})
     (tmp_path / "many.gdl").write_bytes(zip_bytes(items))
-    with pytest.raises(ModelFileError, match="not a valid model file: 1,103 members, more than 1,000"):
+    with pytest.raises(ModelFileError, match=f"not a valid model file: {len(items):,} members, more than 1,000"):
         load_bundle(tmp_path / "many.gdl")
 
 
@@ -266,3 +266,50 @@ def test_a_network_with_an_unexpected_member_is_refused(saved, tmp_path):
     bad = rewrite_bundle(saved, tmp_path / "extra.gdl", replace={name: data}, doc_changes={"members": members})
     with pytest.raises(ModelFileError, match="holds an unexpected member 'assets/payload.py'"):
         load_bundle(bad)
+def test_tampered_forward_graph_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        data = bytearray(z.read("networks/forward.onnx"))
+    data[len(data) // 2] ^= 0xFF
+    bad = rewrite_bundle(saved, tmp_path / "bad.gdl", replace={"networks/forward.onnx": bytes(data)})
+    for networks in (True, False):
+        with pytest.raises(ModelFileError, match="forward.onnx does not match its checksum"):
+            load_bundle(bad, networks=networks)
+    missing = rewrite_bundle(saved, tmp_path / "missing.gdl", drop=("networks/forward.onnx",))
+    with pytest.raises(ModelFileError, match="missing member networks/forward.onnx"):
+        load_bundle(missing, networks=False)
+
+
+def test_a_file_written_before_the_onnx_graph_loads_and_predicts_the_same(saved, tmp_path):
+    old = format1_bundle(saved, tmp_path / "old.gdl")
+    bundle = load_bundle(old, networks=False)  # the graph is built from its Keras members
+    assert bundle.n_members == 2 and len(bundle.networks) == 2
+    x = _rows()
+    for a, b in zip(Forward(bundle)(x), Forward(load_bundle(saved, networks=False))(x)):
+        np.testing.assert_array_equal(a, b)
+    assert "no ONNX graph (format 1)" in describe_bundle(old)
+
+
+def test_loading_without_networks_keeps_them_unloaded_and_checked(saved, tmp_path):
+    bundle = load_bundle(saved, networks=False)
+    assert bundle.networks == [] and bundle.n_members == 2 and bundle.graph
+    assert "ONNX graph stored" in describe_bundle(saved)
+    bad = lambda_bundle(saved, tmp_path / "lambda.gdl")
+    with pytest.raises(ModelFileError, match="contains a 'Lambda' layer"):
+        load_bundle(bad, networks=False)
+    with pytest.raises(ValueError, match="loaded without its networks"):
+        bundle.save(tmp_path / "again.gdl")
+
+
+def test_a_forward_graph_onnx_runtime_refuses_or_of_other_widths_is_a_model_file_error(saved, spec, tmp_path):
+    other = make_bundle({**spec, "features": ["a"]}, tmp_path / "one_band.gdl", members=2)
+    with zipfile.ZipFile(other) as z:
+        narrow = z.read("networks/forward.onnx")
+    for name, graph, message in (("garbage.gdl", b"not an onnx graph", "ONNX Runtime cannot load its forward graph"),
+                                 ("narrow.gdl", narrow, r"forward graph takes \[\('n', 1\)\] .* lists 2 bands")):
+        with zipfile.ZipFile(saved) as z:
+            doc = json.loads(z.read("model.json"))
+        graph_entry = {**doc["forward_graph"], "sha256": hashlib.sha256(graph).hexdigest()}
+        bad = rewrite_bundle(saved, tmp_path / name, replace={"networks/forward.onnx": graph},
+                             doc_changes={"forward_graph": graph_entry})
+        with pytest.raises(ModelFileError, match=message):
+            Forward(load_bundle(bad, networks=False))

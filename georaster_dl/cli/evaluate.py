@@ -20,10 +20,8 @@ from georaster_dl.cli.options import overwrite_option
 def command(model: str, labels: str, **options) -> None:
     """Evaluate MODEL (.gdl) against LABELS: prospectivity AUC against every valid cell
     and success-rate curve, landform accuracy/kappa/confusion matrix, regression R²/RMSE/MAE."""
-    from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.cli.train import summary_line
     from georaster_dl.evaluation import evaluate
     from georaster_dl.progress import info
 
-    import_tensorflow()  # before anything loads it, so its start-up lines stay off stderr
     info(summary_line(evaluate(model, labels, **options)))

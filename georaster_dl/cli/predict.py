@@ -29,7 +29,8 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
                    "of 1024 or models whose window would exceed the memory budget].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Windows computed at once [default: CPUs].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where the network runs; auto takes a GPU when TensorFlow sees one.")
+              help="Where ONNX Runtime runs the network; auto takes a GPU when onnxruntime-gpu is installed "
+                   "and falls back to the CPU; gpu (cuda) refuses to fall back.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="dask.distributed scheduler (tcp://host:8786): run windows on its workers.")
 @click.option("--bands", default=None, metavar="LIST",
