@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import click
@@ -30,6 +31,13 @@ def parse_features(text: str) -> list[str]:
     if not refs:
         raise click.BadParameter("give at least one feature, e.g. --features slope,aspect", param_hint="--features")
     return refs
+
+
+def _number_or_word(text: str) -> float | str:
+    try:
+        return float(text) if text.lower() not in ("nan", "none") else text.lower()
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number, 'nan' or 'none'", param_hint="--nodata") from None
 
 
 def describe_features() -> str:
@@ -62,13 +70,17 @@ def describe_features() -> str:
                    "(gdaldem -compute_edges).")
 @click.option("--z-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Multiplier turning elevations into metres (0.3048 for feet).")
+@click.option("--crs", metavar="CRS", help="CRS of a DEM whose file has none (EPSG:32633); overrides the file's.")
+@click.option("--nodata", metavar="VALUE",
+              help="Nodata value of the DEM, overriding the file's: a number, 'nan', or 'none' (every cell valid).")
 @click.option("--list", "list_features", is_flag=True, help="List every feature with its parameters, units and halo.")
 @window_option
 @compress_option
 @overviews_option
 @overwrite_option
 def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, z_factor: float,
-            list_features: bool, window: int, compress: str, overviews: bool, overwrite: bool) -> None:
+            crs: str | None, nodata: str | None, list_features: bool, window: int, compress: str, overviews: bool,
+            overwrite: bool) -> None:
     """Derive terrain features of DEM into OUT.tif: one float32 band per feature, named in
     the band descriptions, NaN where nodata (each band keeps its own nodata)."""
     if list_features:
@@ -78,7 +90,12 @@ def command(dem: str | None, out: str | None, feature_list: str | None, edges: s
         raise click.UsageError("give DEM, OUT and --features (or --list to see the features)")
     from georaster_dl.export import write_stack
 
-    spec = {"grid": {"reference": "dem"}, "inputs": {"dem": {"path": dem, "z_factor": z_factor}},
+    if not math.isfinite(z_factor):
+        raise click.BadParameter(f"{z_factor} is not a finite number; give e.g. 0.3048 for feet",
+                                 param_hint="--z-factor")
+    dem_input = {"path": dem, "z_factor": z_factor, **({"crs": crs} if crs else {}),
+                 **({"nodata": _number_or_word(nodata)} if nodata is not None else {})}
+    spec = {"grid": {"reference": "dem"}, "inputs": {"dem": dem_input},
             "features": parse_features(feature_list), "edges": edges}
     write_stack(spec, out, window=window, compress=compress, overviews=overviews, overwrite=overwrite,
                 nodata_union=False, message="terrain features")
