@@ -124,6 +124,9 @@ def test_full_disk_gives_a_clear_error_and_removes_what_it_wrote(model, tmp_path
                          capture_output=True, text=True, preexec_fn=limit_file_size)
     assert run.returncode == 2, run.stderr
     assert "error:" in run.stderr and "map.tif" in run.stderr and "Traceback" not in run.stderr
+    # our progress line and one error line: no raw GDAL/libtiff lines ("_tiffWriteProc: File too large.")
+    lines = run.stderr.strip().splitlines()
+    assert lines[0].startswith("predicting") and len(lines) == 2 and lines[1].startswith("error: "), run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
