@@ -98,9 +98,10 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
 def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers: int | None, device: str, scheduler,
                     bands, overwrite: bool, resume: bool, compress: str,
                     overviews: bool) -> tuple[list[Path], list[OutputFile]]:
-    from georaster_dl.models.bundle import load_bundle
+    from georaster_dl.models.bundle import load_bundle, verify_bundle
 
     client = None if scheduler is None else _client(scheduler)  # first: an unreachable one fails in seconds
+    verify_bundle(model)  # a hostile model file is refused before TensorFlow is imported
     used = select_device(device)
     bundle = load_bundle(model)
     files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
@@ -247,7 +248,8 @@ def _client(scheduler):
         return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
     except (ValueError, OSError, TimeoutError) as exc:
         raise UserInputError(f"--scheduler {scheduler}: cannot reach a dask scheduler there "
-                             f"({str(exc).splitlines()[0]}); start it, or give its address as tcp://host:8786") from None
+                             f"({str(exc).splitlines()[0]}); start it, or give its address as "
+                             "tcp://host:8786") from None
 
 
 def _n_workers(client) -> int:

@@ -346,7 +346,8 @@ def nan_statistics_in_model(work):
     with zipfile.ZipFile(work / "model.gdl") as z:
         doc = json.loads(z.read("model.json"))
     bands = [{**b, "mean": float("nan")} for b in doc["preprocess"]["bands"]]
-    rewrite_bundle(work / "model.gdl", work / "nan.gdl", doc_changes={"preprocess": {**doc["preprocess"], "bands": bands}})
+    rewrite_bundle(work / "model.gdl", work / "nan.gdl",
+                   doc_changes={"preprocess": {**doc["preprocess"], "bands": bands}})
     return _predict(work, "nan.gdl"), ["nan.gdl", "not a valid model file", "non-finite number NaN"]
 
 

@@ -30,7 +30,8 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
               help="Where the network runs; auto takes a GPU when TensorFlow sees one.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="dask.distributed scheduler (tcp://host:8786): run windows on its workers.")
+              help="dask.distributed scheduler (tcp://host:8786): run windows on its workers (refused if it does "
+                   "not answer within 3 s).")
 @click.option("--bands", default=None, metavar="LIST",
               help="Outputs to write: landform class,probabilities; prospectivity/regression mean,sd.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its journal.")

@@ -221,9 +221,8 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
     ('landform', 1)
     """
     path = Path(path).expanduser()
-    with _open_zip(path) as zf:
-        doc = read_document(zf, path)
-        networks = [_load_network(zf, m["name"], m["sha256"], path) for m in doc["members"]]
+    doc, members = _verified(path)
+    networks = [_load_network(members[m["name"]], m["name"], path) for m in doc["members"]]
     try:
         bundle = ModelBundle(
             task=doc["task"], spec=load_spec(doc["spec"]), band_names=list(doc["band_names"]),
@@ -247,6 +246,30 @@ def load_bundle(path: str | os.PathLike) -> ModelBundle:
                              "the file is inconsistent, retrain the model")
     bundle.sha256, bundle.path = file_sha256(path), str(path)
     return bundle
+
+
+def verify_bundle(path: str | os.PathLike) -> None:
+    """Check a model file without loading its networks (no TensorFlow): bounds at every level,
+    ``model.json``, checksums and layers. :func:`load_bundle` does the same first.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    _verified(Path(path).expanduser())
+
+
+def _verified(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The verified ``model.json`` and network members' bytes of a model file."""
+    with _open_zip(path) as zf:
+        doc = read_document(zf, path)
+        members = {m["name"]: _read_member(zf, m["name"], path) for m in doc["members"]}
+    for m in doc["members"]:
+        if _sha256(members[m["name"]]) != m["sha256"]:
+            raise ModelFileError(f"{path}: {m['name']} does not match its checksum in {MODEL_JSON}; the file has "
+                                 "been modified or is corrupt: retrain or restore the model")
+        _check_layers(members[m["name"]], m["name"], path)
+    return doc, members
 
 
 def read_document(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
@@ -379,14 +402,10 @@ def _check_member_name(name: str, path: Path) -> None:
                              "the file has been tampered with")
 
 
-def _load_network(zf: zipfile.ZipFile, name: str, sha256: str, path: Path):
+def _load_network(data: bytes, name: str, path: Path):
+    """A verified member (see :func:`_verified`) loaded by Keras in safe mode."""
     import keras
 
-    data = _read_member(zf, name, path)
-    if _sha256(data) != sha256:
-        raise ModelFileError(f"{path}: {name} does not match its checksum in {MODEL_JSON}; the file has been "
-                             "modified or is corrupt: retrain or restore the model")
-    _check_layers(data, name, path)
     with tempfile.TemporaryDirectory(prefix="georaster_dl_") as tmp:
         member = Path(tmp) / "member.keras"
         member.write_bytes(data)
