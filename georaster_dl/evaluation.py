@@ -30,7 +30,7 @@ from georaster_dl.models.forward import Forward
 from georaster_dl.progress import info
 from georaster_dl.samples import label_samples, label_summary, read_labels_on
 from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
-from georaster_dl.stack import Stack
+from georaster_dl.stack import Stack, check_override_categories
 
 
 def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str | None = None,
@@ -75,6 +75,7 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
     label_field = label_field or (bundle.options.get("training") or {}).get("label_field")
     with Stack(bundle.spec.with_inputs(inputs or {}), prepare=False) as stack:
         bundle.check_bands(stack.band_names, bool(inputs))
+        check_override_categories(stack, inputs or {})
         label_data = read_labels_on(labels, stack, label_field, where, layer)
         labelset = label_samples(stack, label_data, bundle.task, label_field, min_per_class=1)
         info(label_summary(labelset, label_data))

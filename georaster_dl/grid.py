@@ -44,9 +44,10 @@ class Grid:
 
     def __post_init__(self) -> None:
         if self.transform.b != 0 or self.transform.d != 0:
-            raise GridError("rotated grids are not supported: warp the reference input to a north-up grid first")
+            raise GridError("rotated grids are not supported: warp this raster to a north-up grid first "
+                            "(gdalwarp)")
         if self.transform.e >= 0:
-            raise GridError("the grid must be north-up (negative pixel height): flip the reference input first")
+            raise GridError("the grid must be north-up (negative pixel height): flip this raster first (gdalwarp)")
         if self.width < 1 or self.height < 1:
             raise GridError(f"the grid is empty ({self.width} x {self.height} cells): check the grid bounds and resolution")
 

@@ -28,6 +28,7 @@ from georaster_dl.io.files import absolute, check_free, check_output_path, is_re
 from georaster_dl.io.qml import qml_path, write_qml
 from georaster_dl.io.writer import GeoTIFFWriter, partial_path
 from georaster_dl.progress import info, progress
+from georaster_dl.stack import check_override_categories
 
 #: Windows between two checkpoints of the resume journal.
 CHECKPOINT_EVERY = 8
@@ -36,6 +37,8 @@ CHECKPOINT_EVERY = 8
 #: (1.2 GiB on a 24 GiB machine). Windows are whole tiles and read once, so a small cache
 #: costs nothing. Takes effect when GDAL has not used its cache yet in this process.
 GDAL_CACHE_MB = 64
+#: Seconds to wait for a dask scheduler to answer.
+SCHEDULER_TIMEOUT_S = 3
 
 
 def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[str, str] | None = None,
@@ -99,13 +102,14 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
 def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers: int | None, device: str, scheduler,
                     bands, overwrite: bool, resume: bool, compress: str,
                     overviews: bool) -> tuple[list[Path], list[OutputFile]]:
+    client = None if scheduler is None else _client(scheduler)  # first: an unreachable one fails in seconds
     info(f"loading model {model}")
     from georaster_dl.engine.worker import WindowPredictor, auto_window, model_classes
     from georaster_dl.export import spec_hash
     from georaster_dl.models.bundle import load_bundle
 
     providers = select_device(device)
-    bundle = load_bundle(model, networks=False)
+    bundle = load_bundle(model, networks=False)  # verified in full; TensorFlow is never imported
     files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
     overrides = {k: str(absolute(v)) for k, v in inputs.items()}
     used_inputs = [model, *(i.path for i in bundle.spec.with_inputs(overrides).inputs.values())]
@@ -119,6 +123,7 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
     predictor = WindowPredictor(bundle, overrides, providers)
     try:
         check_device(device, predictor.forward.device)
+        check_override_categories(predictor.stack, overrides)
         grid = predictor.stack.grid
         window = window or auto_window(len(predictor.stack.compact_layout), grid.height, grid.width)
         windows = list(grid.windows(window))
@@ -133,7 +138,6 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
         journal = Journal(out, {"model_sha256": bundle.sha256, "inputs": dict(sorted(overrides.items())),
                                 "window": window, "bands": [f.descriptions for f in files], "compress": compress,
                                 "grid": grid.to_dict()})
-        client = None if scheduler is None else _client(scheduler)  # before any file is touched
         start = _open_writers(writers, journal, resume)
         _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides, providers)
     finally:
@@ -245,15 +249,17 @@ def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoT
 
 
 def _client(scheduler):
+    if not isinstance(scheduler, str):
+        return scheduler  # a distributed.Client
+    info(f"connecting to the dask scheduler at {scheduler} (giving up after {SCHEDULER_TIMEOUT_S} s)")
     from distributed import Client
 
-    if isinstance(scheduler, Client):
-        return scheduler
     try:
-        return Client(scheduler)
-    except (ValueError, OSError) as exc:
-        raise UserInputError(f"--scheduler {scheduler}: cannot reach a dask scheduler there ({exc}); "
-                             "give its address as tcp://host:8786") from None
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (ValueError, OSError, TimeoutError) as exc:
+        raise UserInputError(f"--scheduler {scheduler}: cannot reach a dask scheduler there "
+                             f"({str(exc).splitlines()[0]}); start it, or give its address as "
+                             "tcp://host:8786") from None
 
 
 def _n_workers(client) -> int:

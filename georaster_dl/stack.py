@@ -10,7 +10,7 @@ model bundle stores so prediction re-derives exactly the same bands.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from rasterio.crs import CRS
@@ -24,6 +24,7 @@ from georaster_dl.features.registry import KernelContext, ResolvedFeature, resol
 from georaster_dl.grid import TILE_SIZE, Grid, cell_sizes_m, pad_window
 from georaster_dl.io.rasters import RasterSource
 from georaster_dl.io.vectors import VectorSource
+from georaster_dl.progress import info
 from georaster_dl.spec import StackSpec, load_spec
 
 #: Band kinds: standardised by models ('continuous'), 0/1 indicators ('onehot'), class codes ('class').
@@ -346,3 +347,36 @@ def _pin_categories(spec: StackSpec, sources: dict) -> StackSpec:
             spec = spec.replace_input(name, categories=tuple(source.category_values()))
     return spec
 
+
+
+def check_override_categories(stack: Stack, names: Iterable[str]) -> None:
+    """Refuse an input override that does not hold the categories the model was trained on.
+
+    The file replacing a categorical input must be a class map sharing categories with the
+    pinned ones (a category the model never saw is allowed, and reported: it gives 0 in every
+    one-hot band); anything else (a continuous raster, another classification) is refused
+    before any window runs, as the bands would silently mean something else.
+    """
+    for name in names:
+        spec, source = stack.spec.inputs[name], stack.sources.get(name)
+        if spec.categories is None or source is None:
+            continue
+        where = f"--input {name}={spec.path}"
+        try:
+            found = source.unique_values() if spec.kind == "categorical" else source.category_values()
+        except SpecError:
+            raise SpecError(f"{where}: more than 1000 distinct values, but the model's input {name!r} is a class "
+                            f"map of {len(spec.categories)} categories; give the file holding those classes") from None
+        pinned = set(spec.categories)
+        if not pinned & set(found):
+            raise SpecError(f"{where}: its categories ({_preview(found)}) are none of the {len(pinned)} the model "
+                            f"was trained on ({_preview(spec.categories)}); give the file holding those classes")
+        unseen = [v for v in found if v not in pinned]
+        if unseen:
+            info(f"{where}: {len(unseen)} categories the model never saw ({_preview(unseen)}) give 0 in every "
+                 "one-hot band")
+
+
+def _preview(values, n: int = 6) -> str:
+    values = list(values)
+    return ", ".join(map(str, values[:n])) + (f", ... ({len(values)} in all)" if len(values) > n else "")

@@ -116,6 +116,10 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
     with Stack(spec) as stack:
         label_data = read_labels_on(labels, stack, label_field, where, layer)
         labelset = label_samples(stack, label_data, task, label_field)
+        if task == "landform" and len(labelset.classes or []) < 2:
+            names = ", ".join(repr(c["name"]) for c in labelset.classes or [])
+            raise LabelError(f"--labels {labels}: every label is of one class ({names}); a landform model learns to "
+                             "tell classes apart: give labels of at least two classes")
         info(label_summary(labelset, label_data))
         run = _Run(stack, labelset, options, settings)
         metrics: dict[str, Any] = {"task": task, "labels": {
@@ -207,9 +211,13 @@ class _Run:
         else:
             self.fold_samples[fold] = first  # what the fold's baselines train on
         if len(first) == 0 or (self.task != "regression" and np.unique(first.y).size < 2):
-            where = f"fold {fold + 1}" if fold is not None else "the training set"
-            raise LabelError(f"{where} has fewer than two classes to learn from; use fewer --cv-folds or a "
-                             "different --cv-block-size")
+            if fold is not None:
+                raise LabelError(f"fold {fold + 1} has fewer than two classes to learn from; use fewer --cv-folds "
+                                 "or a different --cv-block-size")
+            fix = ("give labels of at least two classes" if self.task == "landform" else
+                   "check that the labels are deposits and that --buffer leaves cells for background samples")
+            raise LabelError(f"the training set has fewer than two classes to learn from "
+                             f"({np.unique(first.y).size} class(es) among {len(first)} samples); {fix}")
         stack = self.stack
         preprocess = Preprocessor.fit(first.x, stack.band_names, stack.band_kinds, stack.band_transforms)
         target = target_scaling(first.y) if self.task == "regression" else None

@@ -124,6 +124,9 @@ def test_full_disk_gives_a_clear_error_and_removes_what_it_wrote(model, tmp_path
                          capture_output=True, text=True, preexec_fn=limit_file_size)
     assert run.returncode == 2, run.stderr
     assert "error:" in run.stderr and "map.tif" in run.stderr and "Traceback" not in run.stderr
+    # our progress line and one error line: no raw GDAL/libtiff lines ("_tiffWriteProc: File too large.")
+    lines = run.stderr.strip().splitlines()
+    assert lines[0].startswith("predicting") and len(lines) == 2 and lines[1].startswith("error: "), run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
@@ -174,3 +177,27 @@ def test_ctrl_c_while_finishing_keeps_every_window_and_resume_only_finishes(mode
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("map")) == sorted(expected)
     if task == "landform":
         assert _sha(tmp_path / "map_probabilities.tif") == _sha(reference.with_name("map_probabilities.tif"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_resume_with_an_input_override_gives_identical_bytes(model, tmp_path, sig):
+    # The override's fingerprint once failed its JSON round trip: every resume with --input was refused.
+    from georaster_dl.models.bundle import load_bundle
+
+    model_path, reference = model
+    dem = load_bundle(model_path).spec.inputs["dem"].path
+    out = tmp_path / "map.tif"
+    proc = _start(model_path, out, "--input", f"dem={dem}")
+    _wait_for_checkpoint(out, proc)
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert not out.exists() and Path(str(out) + ".partial").exists()
+    again = subprocess.run(CLI + ["predict", str(model_path), str(out), "--window", "512", "--workers", "1"],
+                           capture_output=True, text=True)  # a fresh run would discard what was computed
+    assert again.returncode == 2 and "--resume to continue it, or with --overwrite" in again.stderr
+    done = subprocess.run(CLI + ["predict", str(model_path), str(out), "--window", "512", "--workers", "1",
+                                 "--input", f"dem={dem}", "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "resuming after" in done.stderr
+    assert _sha(out) == _sha(reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.qml", "map.tif"]

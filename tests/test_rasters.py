@@ -325,3 +325,12 @@ def test_describe_raster_reports_grid_bands_and_stats(rasters):
     band = d["bands"][0]
     assert band["dtype"] == "int32" and band["nodata"] == 0
     assert band["min"] == 3 and band["max"] == 40
+
+
+def test_infinite_cells_are_nodata(tmp_path):
+    data = np.arange(GRID.width * GRID.height, dtype=np.float32).reshape(GRID.height, GRID.width)
+    data[3, 4], data[5, 6] = np.inf, -np.inf
+    write_raster(tmp_path / "inf.tif", data, transform=GRID.transform)
+    got = source(tmp_path / "inf.tif").read(Window(0, 0, GRID.width, GRID.height))
+    assert np.isnan(got[3, 4]) and np.isnan(got[5, 6])
+    assert np.isfinite(np.delete(got.ravel(), [3 * GRID.width + 4, 5 * GRID.width + 6])).all()

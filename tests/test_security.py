@@ -10,6 +10,7 @@ import ast
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,45 @@ def test_the_source_check_catches_what_it_looks_for(tmp_path):
                    "yaml.load(text)\neval(expr)\nkeras.saving.load_model(p, safe_mode=False)\n"
                    "subprocess.run(['ls', x], shell=False)\nyaml.safe_load(text)\n")
     assert len(_problems(bad, tmp_path)) == 8, _problems(bad, tmp_path)
+
+
+def test_info_on_a_raster_writes_nothing_beside_it(places):
+    inputs = places["inputs"]
+    before = _tree(inputs)
+    for name in sorted(p.name for p in inputs.glob("*.tif")):
+        _cli(places, "info", str(inputs / name))
+    assert _tree(inputs) == before  # no .aux.xml of the statistics info computes
+
+
+def test_an_unreachable_scheduler_is_announced_and_refused_within_seconds(places):
+    inputs, out = places["inputs"], places["out"]
+    _cli(places, "train", "--task", "prospectivity", "--spec", str(inputs / "spec.yaml"),
+         "--labels", str(inputs / "deposits.gpkg"), *TINY, "--out", str(out / "model.gdl"))
+    proc = subprocess.Popen([str(SCRIPT), "predict", str(out / "model.gdl"), str(out / "map.tif"), "--scheduler",
+                             "tcp://127.0.0.1:1"], stderr=subprocess.PIPE, text=True, cwd=places["cwd"])
+    first = proc.stderr.readline()  # says what it waits for before loading anything
+    assert first.startswith("connecting to the dask scheduler at tcp://127.0.0.1:1 (giving up after 3 s)")
+    assert proc.wait(timeout=60) == 2
+    last = proc.stderr.read()
+    assert last.startswith("error: --scheduler tcp://127.0.0.1:1: cannot reach a dask scheduler there")
+    assert sorted(p.name for p in out.iterdir()) == ["model.gdl"]
+
+
+def test_a_killed_run_leaves_nothing_in_the_temporary_folder_once_another_runs(places):
+    # TensorFlow writes __autograph_generated_file*.py sources to the temporary folder and deletes
+    # them only at a normal exit; a run keeps them in its own folder, which the next run deletes.
+    inputs, tmp = places["inputs"], places["tmp"]
+    proc = subprocess.Popen([str(SCRIPT), "train", "--task", "prospectivity", "--spec", str(inputs / "spec.yaml"),
+                             "--labels", str(inputs / "deposits.gpkg"), "--epochs", "100000", "--hidden", "4",
+                             "--patience", "0", "--out", str(places["out"] / "model.gdl")],
+                            stderr=subprocess.DEVNULL, cwd=places["cwd"])
+    deadline = time.monotonic() + 240
+    while not list(tmp.rglob("__autograph_generated_file*.py")) and time.monotonic() < deadline:
+        assert proc.poll() is None
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    left = list(tmp.rglob("__autograph_generated_file*.py"))
+    assert left and all(p.parent.name.startswith(f"georaster_dl-{proc.pid}-") for p in left)
+    _cli(places, "info", str(inputs / "spec.yaml"))
+    assert list(tmp.iterdir()) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option, window_option
@@ -56,14 +58,15 @@ def describe_features() -> str:
               help="Nodata of the DEM, over the file's own: a number, nan, or none (every cell valid).")
 @click.option("--z-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Multiplier turning elevations into metres (0.3048 for feet).")
+@click.option("--crs", metavar="CRS", help="CRS of a DEM whose file has none (EPSG:32633); overrides the file's.")
 @click.option("--list", "list_features", is_flag=True, help="List every feature with its parameters, units and halo.")
 @window_option
 @compress_option
 @overviews_option
 @overwrite_option
-def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, nodata: str | None,
-            z_factor: float,
-            list_features: bool, window: int, compress: str, overviews: bool, overwrite: bool) -> None:
+def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, z_factor: float,
+            crs: str | None, nodata: str | None, list_features: bool, window: int, compress: str, overviews: bool,
+            overwrite: bool) -> None:
     """Derive terrain features of DEM into OUT.tif: one float32 band per feature, named in
     the band descriptions, NaN where nodata (each band keeps its own nodata). One class
     feature alone (geomorphons, landform_weiss) is written as Byte class codes (0 nodata)
@@ -75,7 +78,11 @@ def command(dem: str | None, out: str | None, feature_list: str | None, edges: s
         raise click.UsageError("give DEM, OUT and --features (or --list to see the features)")
     from georaster_dl.export import write_stack
 
-    dem_input = {"path": dem, "z_factor": z_factor, **({"nodata": _nodata(nodata)} if nodata is not None else {})}
+    if not math.isfinite(z_factor):
+        raise click.BadParameter(f"{z_factor} is not a finite number; give e.g. 0.3048 for feet",
+                                 param_hint="--z-factor")
+    dem_input = {"path": dem, "z_factor": z_factor, **({"crs": crs} if crs else {}),
+                 **({"nodata": _nodata(nodata)} if nodata is not None else {})}
     spec = {"grid": {"reference": "dem"}, "inputs": {"dem": dem_input},
             "features": parse_features(feature_list), "edges": edges}
     write_stack(spec, out, window=window, compress=compress, overviews=overviews, overwrite=overwrite,

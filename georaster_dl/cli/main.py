@@ -1,12 +1,13 @@
 """The ``georaster-dl`` command: a click group, global options and error handling.
 
-Errors from the user's input (:class:`~georaster_dl.errors.UserInputError`) print one line
-``error: ...`` on stderr and exit 2; other failures exit 1; Ctrl-C exits 130. A
+Errors from the user's input (:class:`~georaster_dl.errors.UserInputError`) and from the
+option parser print one line ``error: ...`` on stderr and exit 2; other failures exit 1; Ctrl-C exits 130. A
 traceback is shown only with ``--debug``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -14,6 +15,7 @@ import traceback
 import click
 
 from georaster_dl import __version__, progress
+from georaster_dl.cli.scratch import private_tempdir
 from georaster_dl.errors import GeoRasterDLError, Interrupted, UserInputError
 
 EXIT_USER_ERROR = 2
@@ -50,12 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off stderr
+    if not debug:
+        # GDAL's messages reach Python's logging through rasterio; with no handler, Python prints
+        # each one raw ("_tiffWriteProc: File too large." on a full disk) before our one line.
+        logging.getLogger("rasterio").addHandler(logging.NullHandler())
     try:
-        cli.main(args=args, prog_name="georaster-dl", standalone_mode=False)
+        with private_tempdir():
+            cli.main(args=args, prog_name="georaster-dl", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
+    except click.ClickException as exc:  # the option parser's errors: the same one line as ours
+        click.echo(f"error: {_parser_message(exc)}", err=True)
         return exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("interrupted: no output was finished", err=True)
@@ -75,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
                    err=True)
         return 1
     return 0
+
+
+def _parser_message(exc: click.ClickException) -> str:
+    """Click's message on one line, pointing to the command's ``--help`` for usage errors."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message = message.rstrip(".") + f"; see '{ctx.command_path} --help'"
+    return message
 
 
 def run() -> None:

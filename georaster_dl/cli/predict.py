@@ -32,7 +32,8 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               help="Where ONNX Runtime runs the network; auto takes a GPU when onnxruntime-gpu is installed "
                    "and falls back to the CPU; gpu (cuda) refuses to fall back.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="dask.distributed scheduler (tcp://host:8786): run windows on its workers.")
+              help="dask.distributed scheduler (tcp://host:8786): run windows on its workers (refused if it does "
+                   "not answer within 3 s).")
 @click.option("--bands", default=None, metavar="LIST",
               help="Outputs to write: landform class,probabilities; prospectivity/regression mean,sd.")
 @click.option("--task", "expected_task", type=click.Choice(TASKS), default=None,

@@ -64,8 +64,11 @@ class RasterSource:
         return self.spec.name
 
     def grid(self) -> Grid:
-        """The input's own grid."""
-        return Grid(self.crs, self.transform, self.width, self.height)
+        """The input's own grid (a rotated or south-up file is refused naming this input)."""
+        try:
+            return Grid(self.crs, self.transform, self.width, self.height)
+        except GridError as exc:
+            raise GridError(f"inputs.{self.name}: {self.spec.path}: {exc}") from None
 
     def attach(self, grid: Grid) -> None:
         """Prepare reads onto ``grid`` and refuse inputs that do not overlap it."""
@@ -78,7 +81,8 @@ class RasterSource:
         self._scales = None if self._offset is not None else _warp_scales(self.grid(), grid)
 
     def read(self, window: Window) -> np.ndarray:
-        """Values over ``window`` of the attached grid as float64, NaN where nodata or outside.
+        """Values over ``window`` of the attached grid as float64, NaN where nodata, not finite
+        (+-Inf) or outside.
 
         ``window`` may extend beyond the grid (halos); cells outside are NaN.
         """
@@ -99,6 +103,7 @@ class RasterSource:
             reason = str(exc.__cause__ or exc).splitlines()[0]
             raise InputFileError(f"inputs.{self.name}: reading {self.spec.path} failed ({reason}); the file "
                                  "is probably truncated or corrupt: copy it again") from None
+        out[np.isinf(out)] = np.nan  # +-Inf cells are not values: nodata, like NaN
         return out
 
     def _read_direct(self, inner: Window) -> np.ndarray:
@@ -157,8 +162,9 @@ class RasterSource:
 def describe_raster(path: str) -> dict:
     """Grid, CRS, bands, nodata and statistics of a raster file, for ``georaster-dl info``."""
     spec = InputSpec(name="", path=str(absolute(path)))
-    ds = _open(spec)
-    with ds:
+    # GDAL keeps computed statistics in a PAM sidecar (dem.tif.aux.xml) it writes on close:
+    # describing a file must not write beside it.
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"), _open(spec) as ds:
         bands = []
         for b in range(1, ds.count + 1):
             stats = ds.stats(indexes=[b], approx=True)[0] if ds.count <= 16 else None
@@ -208,7 +214,8 @@ def _crs(spec: InputSpec, ds) -> CRS:
     if spec.crs:
         return CRS.from_user_input(spec.crs)  # checked when the spec was loaded
     if not ds.crs:
-        raise GridError(f"inputs.{spec.name}: {spec.path} has no CRS; add crs: EPSG:XXXX to this input in the spec")
+        raise GridError(f"inputs.{spec.name}: {spec.path} has no CRS; add crs: EPSG:XXXX to this input in the spec "
+                        "(georaster-dl features: --crs EPSG:XXXX)")
     return ds.crs
 
 

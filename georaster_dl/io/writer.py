@@ -16,6 +16,7 @@ written beside the output.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,7 @@ class GeoTIFFWriter:
         Metadata (descriptions, colour table, tags) is written at creation so that a file
         reopened after a checkpoint is laid out exactly like one written in one go.
         """
+        _silence_libtiff()
         try:
             if resume and is_regular_file(self.partial):
                 self._owns_partial = True  # the journal says it is this run's
@@ -251,6 +253,28 @@ class GeoTIFFWriter:
             self.close()
         else:
             self.abort()
+
+
+@functools.cache
+def _silence_libtiff() -> None:
+    """Stop libtiff printing its own error lines on stderr ("_tiffWriteProc: File too large." on
+    a full disk, several before our one ``error:`` line). GDAL still receives every error
+    through its per-file handler, and :func:`_check_complete` reports a failed write."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            libraries = {line.split()[-1] for line in maps if "libtiff" in line and ".so" in line}
+    except OSError:  # not Linux: nothing to do
+        return
+    for path in libraries:
+        try:
+            lib = ctypes.CDLL(path)  # the library already loaded by GDAL, not a second copy
+            lib.TIFFSetErrorHandler.argtypes = [ctypes.c_void_p]
+            lib.TIFFSetErrorHandler.restype = ctypes.c_void_p
+            lib.TIFFSetErrorHandler(None)
+        except (OSError, AttributeError):
+            continue
 
 
 def _check_complete(path: Path) -> None:

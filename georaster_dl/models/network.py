@@ -31,6 +31,8 @@ TASKS = ("landform", "prospectivity", "regression")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "leaky_relu", "softplus", "linear")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 CLASS_WEIGHTS = ("balanced", "none")
+#: Most weights a network may hold (16 bytes each to train with Adam: 0.8 GiB).
+MAX_WEIGHTS = 50_000_000
 #: Losses a task accepts; the first is its default.
 TASK_LOSSES = {"landform": ("categorical_crossentropy", "mse"),
                "prospectivity": ("binary_crossentropy", "mse"),
@@ -89,6 +91,12 @@ class NetworkOptions:
         """
         check_choice("task", task, TASKS)
         hidden = parse_hidden(self.hidden)
+        # Refuse before TensorFlow allocates: a layer of 10^8 units fails deep inside it.
+        weights = sum(a * b for a, b in zip((1, *hidden), (*hidden, 1)))  # at least: one input, one output
+        if weights > MAX_WEIGHTS:
+            raise OptionError(f"hidden {','.join(map(str, hidden))}: the network would hold at least {weights:,} "
+                              f"weights ({weights * 16 / 2**30:.1f} GiB to train), more than {MAX_WEIGHTS:,}; "
+                              "use layers of tens to hundreds of units")
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
