@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from georaster_dl.errors import ModelFileError
+from georaster_dl.features.registry import compact_onehot
 
 #: Rows per call of the session. Small batches keep each layer's activations (4096 x 64
 #: float32: 1 MiB) in the cache: the bias adds and activations between the matrix products
@@ -31,11 +32,19 @@ BATCH_ROWS = 4096
 ROW_BLOCK = 64
 
 
+def onnxruntime():
+    """The ``onnxruntime`` module, imported with its telemetry off: ONNX Runtime 1.32 on Linux
+    otherwise starts a telemetry client that writes a session file (``.ses``) into TMPDIR."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
+    return ort
+
+
 def session_options(threads: int):
     """ONNX Runtime options: ``threads`` threads for one call, no spinning threads (they
     would steal a core from the window workers and GDAL), quiet logs."""
-    import onnxruntime as ort
-
+    ort = onnxruntime()
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(threads)
     opts.inter_op_num_threads = 1
@@ -71,9 +80,10 @@ class Forward:
 
     def __init__(self, bundle, batch_rows: int = BATCH_ROWS, threads: int | None = None,
                  providers: list[str] | None = None) -> None:
-        import onnxruntime as ort
-
+        ort = onnxruntime()
         self.n_bands = len(bundle.band_names)
+        self.layout = bundle.compact_layout()
+        self._onehot = any(codes is not None for codes in self.layout)
         self.n_outputs = bundle.n_outputs
         self.n_members = bundle.n_members
         self.batch_rows = max(ROW_BLOCK, int(batch_rows) // ROW_BLOCK * ROW_BLOCK)
@@ -88,10 +98,10 @@ class Forward:
         # a graph that takes or gives other widths than model.json says is refused, not run
         got = ([tuple(i.shape) for i in self.session.get_inputs()], [(o.name, tuple(o.shape))
                                                                       for o in self.session.get_outputs()])
-        want = ([("n", self.n_bands)], [(name, ("n", self.n_outputs)) for name in self._outputs])
+        want = ([("n", len(self.layout))], [(name, ("n", self.n_outputs)) for name in self._outputs])
         if got != want:
             raise ModelFileError(f"{where}: its forward graph takes {got[0]} and gives {got[1]}, but model.json lists "
-                                 f"{self.n_bands} bands and {self.n_outputs} outputs per member; the file is "
+                                 f"{len(self.layout)} columns and {self.n_outputs} outputs per member; the file is "
                                  "inconsistent: retrain the model")
 
     @property
@@ -99,8 +109,11 @@ class Forward:
         """Where the network runs: ``GPU (CUDA)`` or ``CPU``."""
         return "GPU (CUDA)" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Outputs for feature rows ``x`` (n, bands) as read from the stack (not yet scaled).
+    def __call__(self, x: np.ndarray, compact: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Outputs for feature rows ``x`` (n, bands) as read from the stack (not yet scaled);
+        with ``compact``, rows read with ``compact=True`` (one column of positions per one-hot
+        feature, see :attr:`~georaster_dl.stack.Stack.compact_layout`), which the graph takes as
+        they are.
 
         Returns
         -------
@@ -111,8 +124,11 @@ class Forward:
             float32 (n, outputs), the members' standard deviation; None for one member.
         """
         x = np.asarray(x, np.float32)
-        if x.ndim != 2 or x.shape[1] != self.n_bands:
-            raise ValueError(f"Forward expects rows of {self.n_bands} bands, got shape {x.shape}")
+        width = len(self.layout) if compact else self.n_bands
+        if x.ndim != 2 or x.shape[1] != width:
+            raise ValueError(f"Forward expects rows of {width} {'columns' if compact else 'bands'}, got shape {x.shape}")
+        if self._onehot and not compact:
+            x = compact_onehot(x, self.layout)
         mean = np.empty((x.shape[0], self.n_outputs), np.float32)
         sd = np.empty_like(mean) if self.n_members > 1 else None
         for start in range(0, x.shape[0], self.batch_rows):
