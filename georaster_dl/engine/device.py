@@ -30,9 +30,9 @@ def select_device(device: str = "auto") -> list[str]:
         raise UserInputError(f"--device must be one of {one_of(DEVICES)}, got {device!r}")
     if device == "cpu":
         return [CPU]
-    from georaster_dl.models.forward import onnxruntime
+    import onnxruntime as ort
 
-    has_cuda = CUDA in onnxruntime().get_available_providers()
+    has_cuda = CUDA in ort.get_available_providers()
     if device in ("gpu", "cuda") and not has_cuda:
         raise UserInputError(f"--device {device}: this ONNX Runtime has no CUDA provider; install onnxruntime-gpu "
                              "instead of onnxruntime on a machine with an NVIDIA driver, or use --device auto")

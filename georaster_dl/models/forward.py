@@ -32,19 +32,11 @@ BATCH_ROWS = 4096
 ROW_BLOCK = 64
 
 
-def onnxruntime():
-    """The ``onnxruntime`` module, imported with its telemetry off: ONNX Runtime 1.32 on Linux
-    otherwise starts a telemetry client that writes a session file (``.ses``) into TMPDIR."""
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    import onnxruntime as ort
-
-    return ort
-
-
 def session_options(threads: int):
     """ONNX Runtime options: ``threads`` threads for one call, no spinning threads (they
     would steal a core from the window workers and GDAL), quiet logs."""
-    ort = onnxruntime()
+    import onnxruntime as ort
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(threads)
     opts.inter_op_num_threads = 1
@@ -80,7 +72,8 @@ class Forward:
 
     def __init__(self, bundle, batch_rows: int = BATCH_ROWS, threads: int | None = None,
                  providers: list[str] | None = None) -> None:
-        ort = onnxruntime()
+        import onnxruntime as ort
+
         self.n_bands = len(bundle.band_names)
         self.layout = bundle.compact_layout()
         self._onehot = any(codes is not None for codes in self.layout)
