@@ -7,6 +7,9 @@
 - landform: accuracy, Cohen's kappa, per-class precision/recall/F1, confusion matrix;
   label classes are matched to the model's classes by name;
 - regression: R², RMSE, MAE.
+
+No baselines are fitted here (see :data:`~georaster_dl.baselines.EVALUATE_REASON`); the
+metrics repeat those of the model's training cross-validation, when it had any.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from georaster_dl.baselines import EVALUATE_REASON
 from georaster_dl.errors import LabelError, closest, one_of
-from georaster_dl.io.writer import check_output_path
+from georaster_dl.io.files import check_output_path
 from georaster_dl.metrics import (area_metrics, landform_metrics, negative_mask, plain_json, regression_metrics,
                                   roc_points, write_metrics)
 from georaster_dl.models.bundle import ModelBundle, load_bundle
@@ -62,10 +66,12 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
     >>> round(m["evaluation"]["auc"], 2)                      # doctest: +SKIP
     0.84
     """
+    bundle = model if isinstance(model, ModelBundle) else load_bundle(model, networks=False)
+    used = [*(i.path for i in bundle.spec.with_inputs(inputs or {}).inputs.values()),
+            *([] if hasattr(labels, "rows") else [labels]), *([] if isinstance(model, ModelBundle) else [model])]
     for path, what in ((metrics_path, "metrics file"), (report_path, "report")):
         if path is not None:
-            check_output_path(path, overwrite, what=what)
-    bundle = model if isinstance(model, ModelBundle) else load_bundle(model, networks=False)
+            check_output_path(path, overwrite, what=what, inputs=used)
     label_field = label_field or (bundle.options.get("training") or {}).get("label_field")
     with Stack(bundle.spec.with_inputs(inputs or {}), prepare=False) as stack:
         bundle.check_bands(stack.band_names, bool(inputs))
@@ -83,6 +89,9 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
             result = landform_metrics(y, forward(s.x)[0].argmax(axis=1), [c["name"] for c in bundle.classes])
         else:
             result = regression_metrics(s.y, forward(s.x)[0][:, 0])
+        # Honest baselines need the model's training rows, which the model file does not hold.
+        result["baselines"] = {"fitted": False, "reason": EVALUATE_REASON,
+                               "training_cv": (bundle.metrics.get("cv") or {}).get("baselines")}
         metrics = {"task": bundle.task, "labels": {"n_used": len(s), "n_nodata": labelset.n_nodata,
                                                    "n_outside": int(getattr(label_data, "n_outside", 0))},
                    "evaluation": result}

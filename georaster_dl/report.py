@@ -1,10 +1,11 @@
 """A self-contained HTML report of a model: one file, plots embedded as PNG.
 
 Sections appear when their figures exist in the metrics: summary and provenance,
-training curves, ROC curve, success-rate and prediction-rate curves with the share of
-deposits captured, confusion matrix and per-class scores, permutation importance on
-held-out folds, and a map thumbnail. Plots are drawn with matplotlib's ``Figure``
-API (Agg), which leaves pyplot's global state alone.
+the network beside the baselines of the same folds, training curves, ROC curve,
+success-rate and prediction-rate curves with the share of deposits captured, confusion
+matrix and per-class scores, permutation importance on held-out folds, and a map
+thumbnail. Plots are drawn with matplotlib's ``Figure`` API (Agg), which leaves pyplot's
+global state alone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from georaster_dl.io.writer import check_output_path, partial_path
+from georaster_dl.io.files import check_output_path, write_atomic
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -46,17 +47,14 @@ def write_report(path: str | os.PathLike, bundle, metrics: dict[str, Any], thumb
     """
     path = check_output_path(path, overwrite, what="report")
     parts = [f"<h1>{_e(title)}</h1>", _summary(bundle, metrics)]
-    for section in (_training_curves, _roc, _rate_curves, _confusion, _importance):
+    for section in (_baselines, _training_curves, _roc, _rate_curves, _confusion, _importance):
         parts.append(section(metrics, bundle))
     if thumbnail is not None:
         parts.append(_map(thumbnail, bundle))
     parts.append(_provenance(bundle))
     doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
            f"<style>{_CSS}</style></head><body>{''.join(p for p in parts if p)}</body></html>\n")
-    partial = partial_path(path)
-    partial.write_text(doc, encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_atomic(path, doc, overwrite)
 
 
 def _summary(bundle, metrics: dict) -> str:
@@ -81,6 +79,41 @@ def _summary(bundle, metrics: dict) -> str:
     if success:
         rows.append(("in-sample AUC (success rate)", f"{success['auc']:.3f}"))
     return "<h2>Summary</h2>" + _table(rows)
+
+
+def _baselines(metrics: dict, bundle) -> str:
+    """The network's cross-validation figures beside the baselines' (for an evaluation: those
+    of the model's training cross-validation, with the reason none were fitted on these labels)."""
+    from georaster_dl.baselines import HEADLINE
+
+    cv, title, note = metrics.get("cv") or {}, "Baselines (same folds, same samples)", ""
+    if not cv.get("baselines"):
+        note = ((metrics.get("evaluation") or {}).get("baselines") or {}).get("reason")
+        if not note:
+            return ""
+        cv, title = bundle.metrics.get("cv") or {}, "Baselines"
+        if cv.get("baselines"):
+            note = f"On these labels: {note}. Below: the model's training cross-validation."
+    parts = [f"<h2>{_e(title)}</h2>"] + ([f"<p class='note'>{_e(note)}</p>"] if note else [])
+    if not cv.get("baselines"):
+        return "".join(parts)
+    keys = {"prospectivity": ("auc_pooled", "auc_mean", "auc_sd"), "landform": ("accuracy", "kappa", "accuracy_sd"),
+            "regression": ("r2", "rmse", "r2_sd")}[bundle.task]
+    headline, prospectivity = HEADLINE[bundle.task], bundle.task == "prospectivity"
+    rows = []
+    for name, block in {"network": cv, **cv["baselines"]}.items():
+        row = [name.replace("_", " ")] + [f"{block[k]:.3f}" if isinstance(block.get(k), float) else "-" for k in keys]
+        if prospectivity:
+            top = (block.get("captured") or {}).get("top_10pct")
+            row.append("-" if top is None else f"{100 * top:.0f} %")
+        ours, theirs = cv.get(headline), block.get(headline)
+        row.append(f"{ours - theirs:+.3f}" if name != "network" and isinstance(ours, float)
+                   and isinstance(theirs, float) else "-")
+        rows.append(row)
+    header = ("model", *keys, *(("captured in top 10 %",) if prospectivity else ()), f"network's lift ({headline})")
+    return "".join(parts) + _table(rows, header=header) + (
+        "<p class='note'>Each baseline was fitted on exactly the rows each fold's network trained on (the same "
+        "background cells), after the same input scaling, and scored on the same held-out cells.</p>")
 
 
 def _training_curves(metrics: dict, bundle) -> str:

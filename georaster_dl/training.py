@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 from rasterio.windows import Window
 
+from georaster_dl.baselines import Baseline, fit_baselines
+from georaster_dl.baselines import names as baseline_names
 from georaster_dl.cv import SpatialFolds, spatial_holdout
 from georaster_dl.errors import LabelError
 from georaster_dl.importance import feature_groups, permutation_importance
-from georaster_dl.io.writer import check_output_path
+from georaster_dl.io.files import absolute, check_output_path
 from georaster_dl.metrics import (area_metrics, landform_metrics, mean_sd, negative_mask, plain_json,
                                   prospectivity_metrics, regression_metrics, roc_points, write_metrics)
 from georaster_dl.models.bundle import ModelBundle, file_sha256, library_versions
@@ -33,6 +35,7 @@ from georaster_dl.progress import info, progress
 from georaster_dl.samples import (LabelSet, Samples, background_pool, label_samples, label_summary, read_labels_on,
                                   take_background)
 from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
+from georaster_dl.spec import load_spec
 from georaster_dl.stack import Stack
 
 #: Share of the training samples held out (in spatial blocks) to stop training early.
@@ -47,7 +50,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
           epochs: int = 200, batch_size: int = 256, patience: int = 20, class_weights: str = "balanced",
           background_ratio: float = 10.0, buffer: float = 0.0, cv_folds: int = 0,
           cv_block_size: float | None = None, cv_buffer: float = 0.0, ensemble: int = 1, seed: int = 0,
-          out: str | os.PathLike | None = None, metrics_path: str | os.PathLike | None = None,
+          baselines: bool = True, out: str | os.PathLike | None = None, metrics_path: str | os.PathLike | None = None,
           report_path: str | os.PathLike | None = None, overwrite: bool = False) -> tuple[ModelBundle, dict]:
     """Train a model; optionally cross-validate it and write the model file, metrics and report.
 
@@ -78,6 +81,10 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
         their mean and standard deviation.
     seed : int
         Same seed, same data, same machine: same model and metrics.
+    baselines : bool
+        With cross-validation, also fit logistic (linear for regression) regression and a random
+        forest on each fold's training rows and score them like the network (``cv.baselines``,
+        see :mod:`georaster_dl.baselines`).
     out, metrics_path, report_path : path, optional
         Model file (``.gdl``), metrics JSON and HTML report to write.
     overwrite : bool
@@ -87,7 +94,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
     -------
     bundle : ModelBundle
     metrics : dict
-        ``task``, ``training`` and, with cross-validation, ``cv`` and ``importance``.
+        ``task``, ``training`` and, with cross-validation, ``cv`` (with ``baselines``) and ``importance``.
 
     Examples
     --------
@@ -101,9 +108,11 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
     settings = TrainSettings(float(background_ratio), float(buffer), int(ensemble), int(seed), int(cv_folds),
                              None if cv_block_size is None else float(cv_block_size), float(cv_buffer))
     settings.check(task)
+    spec = load_spec(spec)
+    used = [*(i.path for i in spec.inputs.values()), *([] if hasattr(labels, "rows") else [labels])]
     for path, what in ((out, "model file"), (metrics_path, "metrics file"), (report_path, "report")):
         if path is not None:
-            check_output_path(path, overwrite, what=what)
+            check_output_path(path, overwrite, what=what, inputs=used)
     with Stack(spec) as stack:
         label_data = read_labels_on(labels, stack, label_field, where, layer)
         labelset = label_samples(stack, label_data, task, label_field)
@@ -117,10 +126,10 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
             fold_bundles = [run.fit(f, bar)[0] for f in range(settings.cv_folds)]
             bundle, histories = run.fit(None, bar)
         metrics["training"] = run.training_summary(histories)
-        maps = run.evaluate(folds, fold_bundles, bundle, metrics)
+        maps = run.evaluate(folds, fold_bundles, bundle, metrics, baselines)
         bundle.options = {"network": options.to_dict(), "training": {
-            **settings.__dict__, "label_field": label_field, "where": where, "layer": layer,
-            "labels": None if hasattr(labels, "rows") else str(Path(labels).expanduser().resolve()),
+            **settings.__dict__, "baselines": bool(baselines), "label_field": label_field, "where": where,
+            "layer": layer, "labels": None if hasattr(labels, "rows") else str(absolute(labels)),
             "validation_fraction": VALIDATION_FRACTION}}
         bundle.metrics = plain_json(metrics)
         bundle.input_sha256 = _input_checksums(stack, labels)
@@ -150,6 +159,7 @@ class _Run:
         self._folds: SpatialFolds | None = None
         self.pools: list[Samples] = []
         self.final_samples: Samples | None = None  # set by fit(None)
+        self.fold_samples: dict[int, Samples] = {}  # first member's training rows per fold, set by fit(fold)
         if self.task == "prospectivity":
             n_presence = int((self.labelled.y == 1).sum())
             n = int(np.ceil(settings.background_ratio * n_presence))
@@ -194,6 +204,8 @@ class _Run:
         first = sets[0]
         if fold is None:
             self.final_samples = first  # what training_summary describes
+        else:
+            self.fold_samples[fold] = first  # what the fold's baselines train on
         if len(first) == 0 or (self.task != "regression" and np.unique(first.y).size < 2):
             where = f"fold {fold + 1}" if fold is not None else "the training set"
             raise LabelError(f"{where} has fewer than two classes to learn from; use fewer --cv-folds or a "
@@ -228,24 +240,45 @@ class _Run:
         return out
 
     def evaluate(self, folds: SpatialFolds | None, fold_bundles: list[ModelBundle], final: ModelBundle,
-                 metrics: dict) -> list[np.ndarray]:
-        """Fill ``metrics`` with cross-validation, success-rate and importance figures; return score maps."""
+                 metrics: dict, baselines: bool = True) -> list[np.ndarray]:
+        """Fill ``metrics`` with cross-validation (network and, with ``baselines``, the baselines),
+        success-rate and importance figures; return the network's score maps (out-of-fold first)."""
         maps: list[np.ndarray] = []
+        cvs: list[dict] = []  # the baselines' cross-validation figures
         forwards = [Forward(b) for b in fold_bundles]  # one compiled forward pass per fold model, reused
+        # Per baseline, one model per fold: trained on that fold network's rows and scaling.
+        fitted = self._fit_baselines(fold_bundles) if baselines and folds is not None else {}
         if self.task == "prospectivity":
             scorers = [MapScorer([Forward(final)])]
             if folds is not None:
                 scorers.insert(0, MapScorer(forwards, folds))
-            maps = score_maps(self.stack, scorers, message="scoring every valid cell")
+            extra = [MapScorer(models, folds) for models in fitted.values()]
+            maps = score_maps(self.stack, scorers + extra, message="scoring every valid cell")
+            maps, baseline_maps = maps[:len(scorers)], maps[len(scorers):]
             presences = self.labelled.subset(self.labelled.y == 1)
             metrics["training"]["success"] = area_metrics(maps[-1], presences.rows, presences.cols)
             if folds is not None:
                 metrics["cv"] = self._prospectivity_cv(maps[0], presences, folds)
+                cvs = [self._prospectivity_cv(m, presences, folds) for m in baseline_maps]
         elif folds is not None:
             metrics["cv"] = self._labelled_cv(folds, forwards)
+            cvs = [self._labelled_cv(folds, models) for models in fitted.values()]
+        if fitted:
+            # The figures only: the fold layout is the network's, the curves are the network's alone.
+            skip = {"k", "block_size", "buffer", "blocks", "folds", "roc", "prediction_rate", "baseline_accuracy"}
+            metrics["cv"]["baselines"] = {name: {k: v for k, v in cv.items() if k not in skip}
+                                          for name, cv in zip(fitted, cvs)}
         if folds is not None:
             metrics["importance"] = self._importance(folds, forwards)
         return maps
+
+    def _fit_baselines(self, fold_bundles: list[ModelBundle]) -> dict[str, list[Baseline]]:
+        """Each baseline fitted on every fold's training rows (the fold network's first member's)."""
+        n_classes = len(self.labelset.classes) if self.task == "landform" else 2
+        info(f"fitting baselines ({' and '.join(baseline_names(self.task))}) on each fold's training rows")
+        per_fold = [fit_baselines(self.task, self.fold_samples[f], b.preprocess, self.options.class_weights,
+                                  _seed(self.settings.seed, f, 77), n_classes) for f, b in enumerate(fold_bundles)]
+        return {name: [fold[name] for fold in per_fold] for name in baseline_names(self.task)}
 
     def _prospectivity_cv(self, oof: np.ndarray, presences: Samples, folds: SpatialFolds) -> dict[str, Any]:
         pooled = area_metrics(oof, presences.rows, presences.cols)
@@ -317,7 +350,7 @@ class _Run:
 def _input_checksums(stack: Stack, labels) -> dict[str, str]:
     paths = [i.path for i in stack.spec.inputs.values()]
     if not hasattr(labels, "rows"):
-        paths.append(str(Path(labels).expanduser().resolve()))
+        paths.append(str(absolute(labels)))
     return {p: file_sha256(p) for p in paths if Path(p).exists()}
 
 

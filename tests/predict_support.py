@@ -8,6 +8,7 @@ of the stack's own cells.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -100,3 +101,31 @@ def lambda_bundle(src: Path, dst: Path) -> Path:
     dst.with_suffix(".keras").unlink()
     members = [{"name": m["name"], "sha256": hashlib.sha256(data).hexdigest()} for m in doc["members"]]
     return rewrite_bundle(src, dst, replace={m["name"]: data for m in members}, doc_changes={"members": members})
+
+
+def zip_bytes(items: dict[str, bytes]) -> bytes:
+    """A zip of ``items``, every member deflated (as a bomb's maker would)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in items.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def nested_bomb_bundle(src: Path, dst: Path, inflated: int = 64 << 20) -> Path:
+    """Copy of bundle ``src`` whose first network's ``.keras`` holds a config.json inflating to
+    ``inflated`` bytes, checksums made valid: a few kB that would inflate to a large document."""
+    with zipfile.ZipFile(src) as z:
+        doc = json.loads(z.read("model.json"))
+        name = doc["members"][0]["name"]
+        with zipfile.ZipFile(io.BytesIO(z.read(name))) as inner:
+            items = {i.filename: inner.read(i) for i in inner.infolist()}
+    items["config.json"] = b'{"pad": "' + b" " * inflated + b'"}'
+    data = zip_bytes(items)
+    members = [{"name": m["name"], "sha256": hashlib.sha256(data).hexdigest()} if m["name"] == name else m
+               for m in doc["members"]]
+    rewrite_bundle(src, dst, replace={name: data}, doc_changes={"members": members})
+    with zipfile.ZipFile(dst) as z:  # deflate the outer level too, as a bomb would be
+        outer = {i.filename: z.read(i) for i in z.infolist()}
+    dst.write_bytes(zip_bytes(outer))
+    return dst

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_raster
-from predict_support import format1_bundle, lambda_bundle, make_bundle, rewrite_bundle
+from predict_support import format1_bundle, lambda_bundle, make_bundle, nested_bomb_bundle, rewrite_bundle, zip_bytes
 
 from georaster_dl.errors import ModelFileError, OutputError
 from georaster_dl.models import bundle as bundle_module
@@ -170,10 +171,15 @@ def test_describe_bundle_is_readable_and_json_is_complete(saved):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"band_kinds": None}, "lacks or garbles an entry"),
-    ({"preprocess": {"bands": [{"name": "x", "transform": "clip"}]}}, "lacks or garbles an entry"),
-    ({"preprocess": {"bands": [{"name": "x"}]}}, "different bands for the network and its scaling"),
-    ({"members": ["networks/member_00.keras"]}, "lists no or invalid network members"),
+    ({"band_kinds": None}, "not a valid model file: model.json entry 'band_kinds' should be a list, not null"),
+    ({"preprocess": {"bands": [{"name": "x", "kind": "continuous", "transform": "clip"}]}},
+     "lacks or garbles an entry"),
+    ({"preprocess": {"bands": [{"name": "x", "kind": "continuous"}]}}, "different bands for the network and its scaling"),
+    ({"members": ["networks/member_00.keras"]}, "entry 'members\\[0\\]' should be a mapping, not text"),
+    ({"versions": "1.0"}, "not a valid model file: model.json entry 'versions' should be a mapping, not text"),
+    ({"task": 3}, "entry 'task' should be text, not a number"),
+    ({"spec": {"inputs": {"dem": {"kind": "continuous"}}, "features": ["dem"]}},
+     "entry 'spec.inputs.dem.path' is missing"),
 ])
 def test_a_garbled_model_json_is_a_clear_model_file_error(saved, tmp_path, changes, message):
     # model.json's own checksum is recomputed by the forger: only the shape checks stand in the way.
@@ -182,6 +188,84 @@ def test_a_garbled_model_json_is_a_clear_model_file_error(saved, tmp_path, chang
         load_bundle(bad)
 
 
+def _load_peak(path: Path) -> tuple[str, int]:
+    """The error loading ``path`` gives, and the peak of Python memory allocated meanwhile."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError) as err:
+            load_bundle(path)
+        return str(err.value), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_nested_zip_bomb_is_refused_before_it_inflates(saved, tmp_path):
+    bomb = nested_bomb_bundle(saved, tmp_path / "bomb.gdl", inflated=256 << 20)
+    assert bomb.stat().st_size < 600_000  # a quarter of a GiB inside
+    message, peak = _load_peak(bomb)
+    assert "not a valid model file: networks/member_00.keras: config.json inflates to 268,435,467 bytes" in message
+    assert peak < 16 << 20
+
+
+@pytest.mark.parametrize("name, size", [("model.json", 40 << 20), ("networks/member_00.keras", 20 << 20)])
+def test_an_outer_member_too_large_or_too_compressed_is_refused_unread(saved, tmp_path, name, size):
+    with zipfile.ZipFile(saved) as z:
+        items = {i.filename: z.read(i) for i in z.infolist()}
+    items[name] = b"\0" * size
+    (tmp_path / "bomb.gdl").write_bytes(zip_bytes(items))
+    message, peak = _load_peak(tmp_path / "bomb.gdl")
+    assert f"not a valid model file: {name} inflates to {size:,} bytes" in message
+    assert peak < 8 << 20
+
+
+def test_too_many_members_are_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        items = {i.filename: z.read(i) for i in z.infolist()}
+    items.update({f"networks/member_{i:04d}.keras": b"" for i in range(100, 1200)})
+    (tmp_path / "many.gdl").write_bytes(zip_bytes(items))
+    with pytest.raises(ModelFileError, match=f"not a valid model file: {len(items):,} members, more than 1,000"):
+        load_bundle(tmp_path / "many.gdl")
+
+
+def test_a_member_with_a_bad_crc_is_a_clear_error(saved, tmp_path):
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as z:
+        info = z.getinfo("model.json")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0x01  # one bit of the compressed model.json
+    (tmp_path / "crc.gdl").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="not a valid model file: model.json is corrupt"):
+        load_bundle(tmp_path / "crc.gdl")
+    with pytest.raises(ModelFileError, match="not a valid model file: model.json is corrupt"):
+        describe_bundle(tmp_path / "crc.gdl")
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_statistics_in_model_json_are_refused(saved, tmp_path, value):
+    with zipfile.ZipFile(saved) as z:
+        text = z.read("model.json").decode()
+    mean = json.loads(text)["preprocess"]["bands"][0]["mean"]
+    edited = text.replace(f'"mean": {json.dumps(mean)}', f'"mean": {value}', 1)
+    assert edited != text
+    bad = rewrite_bundle(saved, tmp_path / "nan.gdl", replace={"model.json": edited.encode()})
+    with pytest.raises(ModelFileError, match=f"not a valid model file: model.json is not valid JSON "
+                                             f"\\(non-finite number {value}\\)"):
+        load_bundle(bad)
+
+
+def test_a_network_with_an_unexpected_member_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        doc = json.loads(z.read("model.json"))
+        name = doc["members"][0]["name"]
+        with zipfile.ZipFile(io.BytesIO(z.read(name))) as inner:
+            items = {i.filename: inner.read(i) for i in inner.infolist()}
+    data = zip_bytes({**items, "assets/payload.py": b"print('hi')"})
+    members = [{**m, "sha256": hashlib.sha256(data).hexdigest()} if m["name"] == name else m for m in doc["members"]]
+    bad = rewrite_bundle(saved, tmp_path / "extra.gdl", replace={name: data}, doc_changes={"members": members})
+    with pytest.raises(ModelFileError, match="holds an unexpected member 'assets/payload.py'"):
+        load_bundle(bad)
 def test_tampered_forward_graph_is_refused(saved, tmp_path):
     with zipfile.ZipFile(saved) as z:
         data = bytearray(z.read("networks/forward.onnx"))

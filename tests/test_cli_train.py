@@ -25,8 +25,11 @@ def test_train_command_writes_the_model_and_metrics(tmp_path, capsys):
     lines = [json.loads(line) for line in out.splitlines()]
     assert {"train", "score", "info"} <= {line["stage"] for line in lines}
     assert any(line["message"].startswith("cross-validation: auc_pooled") for line in lines)
+    lift = [line["message"] for line in lines if line["message"].startswith("baselines: logistic auc_pooled")]
+    assert len(lift) == 1 and "lift over the best" in lift[0]
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["cv"]["folds"] == 2 and 0 <= metrics["cv"]["auc_pooled"] <= 1
+    assert set(metrics["cv"]["baselines"]) == {"logistic", "random_forest"}
     text = describe_bundle(tmp_path / "m.gdl")
     assert "hidden [16]" in text and "2 member(s)" in text and "cv (2 folds)" in text
 
@@ -48,3 +51,11 @@ def test_existing_model_is_kept_without_overwrite(tmp_path, capsys):
     assert (tmp_path / "m.gdl").read_bytes() == b"previous"
     assert main(_args(tmp_path, "--overwrite")) == 0
     assert (tmp_path / "m.gdl").read_bytes()[:2] == b"PK"
+
+
+def test_no_baselines_skips_them(tmp_path, capsys):
+    code = main(_args(tmp_path, "--cv-folds", "2", "--cv-block-size", "2500", "--no-baselines", "--metrics",
+                      str(tmp_path / "m.json")))
+    assert code == 0
+    assert "baselines:" not in capsys.readouterr().err
+    assert "baselines" not in json.loads((tmp_path / "m.json").read_text())["cv"]

@@ -31,6 +31,9 @@ def test_evaluating_on_the_training_points_reproduces_the_success_rate(model):
     assert m["evaluation"]["auc"] == pytest.approx(trained["training"]["success"]["auc"])
     assert m["evaluation"]["captured"] == trained["training"]["success"]["captured"]
     assert m["labels"]["n_used"] == trained["labels"]["n_used"]
+    # no training rows in the model file: no baselines, and the metrics say why
+    assert m["evaluation"]["baselines"]["fitted"] is False
+    assert "training rows" in m["evaluation"]["baselines"]["reason"]
 
 
 def test_known_absences_get_their_own_auc(model, tmp_path):
@@ -70,6 +73,7 @@ def test_evaluate_command_writes_metrics_and_report(model, tmp_path, capsys):
     assert json.loads((tmp_path / "m.json").read_text())["evaluation"]["auc"] > 0.5
     html = (tmp_path / "r.html").read_text()
     assert "<h2>ROC curve" in html and "<h2>Map" in html
+    assert "<h2>Baselines</h2><p class='note'>not fitted" in html
     assert main(args) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "none.gdl"), "--labels", str(sample_area()["deposits"])]) == 2

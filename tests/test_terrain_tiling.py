@@ -1,4 +1,4 @@
-"""Every terrain feature gives identical results whether computed over the whole raster or
+"""Every terrain feature (and the focal statistics) gives identical results whether computed over the whole raster or
 window by window (any window size from 64, any offset), edges and nodata holes included,
 in both edge modes. Windows are padded exactly as the Stack pads them."""
 
@@ -21,6 +21,7 @@ FEATURES = [
     ("tpi_std", {"radius": 5, "mean": 0.1, "sd": 3.0}),
     ("geomorphons", {}), ("geomorphons", {"search": 12, "skip": 2, "dist": 6, "flat": 1.5}),
     ("landform_weiss", {"radius": 6, "mean": 0.0, "sd": 4.0}),
+    ("focal_mean", {}), ("focal_mean", {"radius": 8}), ("focal_sd", {"radius": 6}),
 ]
 
 # Geographic grid: cell sizes vary by row, so windows must get the right rows' sizes.

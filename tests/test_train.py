@@ -76,6 +76,7 @@ def test_prospectivity_outputs_hold_the_promised_figures(prospectivity):
                     "Permutation importance", "Map"):
         assert f"<h2>{section}" in html
     assert html.count("data:image/png;base64,") == 5
+    assert "<h2>Baselines (same folds, same samples)" in html and "random forest" in html
     loaded = load_bundle(d / "p.gdl")
     assert loaded.metrics["cv"]["auc_pooled"] == pytest.approx(metrics["cv"]["auc_pooled"])
     assert loaded.options["training"]["background_ratio"] == 10.0
@@ -84,12 +85,52 @@ def test_prospectivity_outputs_hold_the_promised_figures(prospectivity):
     np.testing.assert_array_equal(Forward(loaded)(x)[0], Forward(bundle)(x)[0])
 
 
+def test_baselines_are_scored_on_the_networks_held_out_cells(prospectivity):
+    _, metrics, _ = prospectivity
+    cv = metrics["cv"]
+    assert set(cv["baselines"]) == {"logistic", "random_forest"}
+    for b in cv["baselines"].values():
+        assert 0.5 < b["auc_pooled"] <= 1  # the sample data's rule is easy for any model
+        assert [(p["n_positives"], p["n_cells"]) for p in b["per_fold"]] == \
+               [(p["n_positives"], p["n_cells"]) for p in cv["per_fold"]]
+        assert set(b["captured"]) == {"top_5pct", "top_10pct", "top_20pct"}
+
+
+def test_baselines_train_on_each_folds_network_rows_and_scaling(monkeypatch):
+    """Spy on the real fitting functions: each fold's baselines get exactly the rows (presences and
+    background cells) and the Preprocessor that fold's network was trained with."""
+    networks, baselines = [], []
+
+    def spy_network(train_rows, val_rows, task, options, n_outputs, preprocess, target, seed):
+        networks.append((train_rows.concat(val_rows), preprocess))
+        return fit_network(train_rows, val_rows, task, options, n_outputs, preprocess, target, seed)
+
+    def spy_baselines(task, samples, preprocess, class_weights, seed, n_classes=2):
+        baselines.append((samples, preprocess))
+        return fit_baselines(task, samples, preprocess, class_weights, seed, n_classes)
+
+    fit_network, fit_baselines = training.fit_network, training.fit_baselines
+    monkeypatch.setattr(training, "fit_network", spy_network)
+    monkeypatch.setattr(training, "fit_baselines", spy_baselines)
+    paths = sample_area()
+    train(paths["spec"], paths["deposits"], "prospectivity", seed=2, **CV, **{**FAST, "epochs": 5})
+    assert len(networks) == 4 and len(baselines) == 3  # three folds and the final network
+    for (net_rows, net_pre), (rows, pre) in zip(networks, baselines):
+        assert pre is net_pre
+        key = lambda s: sorted(zip(s.rows.tolist(), s.cols.tolist(), s.y.tolist()))  # noqa: E731
+        assert key(rows) == key(net_rows)
+        assert (rows.y == 0).sum() > 5 * (rows.y == 1).sum()  # background cells included
+
+
 def test_landform_beats_the_majority_class_and_recovers_the_rule():
     paths = sample_area()
     bundle, metrics = train(paths["spec"], paths["landforms"], "landform", label_field="landform", seed=0,
                             **CV, **{**FAST, "epochs": 150, "patience": 30})
     cv = metrics["cv"]
     assert cv["accuracy"] > cv["baseline_accuracy"] + 0.25
+    for b in cv["baselines"].values():  # logistic (multinomial) and random forest, on the same labels
+        assert b["accuracy"] > cv["baseline_accuracy"] and len(b["confusion"]) == 5
+        assert [p["n"] for p in b["per_fold"]] == [p["n"] for p in cv["per_fold"]]
     assert cv["kappa"] > 0.3
     assert [c["name"] for c in bundle.classes] == sorted(c["name"] for c in bundle.classes)
     # slope and TPI define the classes: they matter most
@@ -109,6 +150,10 @@ def test_regression_beats_the_mean_and_follows_the_rule():
     bundle, metrics = train(paths["spec"], paths["assays"], "regression", label_field="cu_ppm", seed=0,
                             cv_folds=3, cv_block_size=3000, **FAST)
     assert metrics["cv"]["r2"] > 0.35  # predicting the mean: 0
+    assert set(metrics["cv"]["baselines"]) == {"linear", "random_forest"}
+    for b in metrics["cv"]["baselines"].values():
+        assert b["r2"] > 0 and b["rmse"] > 0
+        assert [p["n"] for p in b["per_fold"]] == [p["n"] for p in metrics["cv"]["per_fold"]]
     assert set(sorted(metrics["importance"], key=metrics["importance"].get)[-2:]) == {"mag", "radiometrics"}
     assert bundle.target["std"] > 0 and bundle.value_range[0] < bundle.value_range[1]
     truth = _truth(paths["truth_cu"])
@@ -123,6 +168,7 @@ def test_same_seed_gives_the_same_bundle_and_metrics(tmp_path, monkeypatch):
     runs = [train(paths["spec"], paths["deposits"], "prospectivity", seed=4, ensemble=2, cv_folds=2,
                   cv_block_size=2500, out=tmp_path / f"{i}.gdl", **{**FAST, "epochs": 8}) for i in range(2)]
     assert runs[0][1] == runs[1][1]
+    assert set(runs[0][1]["cv"]["baselines"]) == {"logistic", "random_forest"}  # baselines deterministic too
     assert (tmp_path / "0.gdl").read_bytes() == (tmp_path / "1.gdl").read_bytes()
     members = runs[0][0].networks
     assert not np.array_equal(members[0].get_weights()[0], members[1].get_weights()[0])  # members differ

@@ -47,6 +47,9 @@ _NET, _RUN = NetworkOptions(), TrainSettings()
 @click.option("--ensemble", type=int, default=_RUN.ensemble, show_default=True,
               help="Members (seeds and background draws); predictions give their mean and SD.")
 @click.option("--seed", type=int, default=_RUN.seed, show_default=True, help="Same seed, same model and metrics.")
+@click.option("--baselines/--no-baselines", default=True, show_default=True,
+              help="With --cv-folds, also fit logistic (regression: linear) regression and a random forest on "
+                   "the same folds and samples and report the network's lift over them.")
 @click.option("--out", required=True, type=click.Path(), help="Model file to write (.gdl).")
 @click.option("--metrics", "metrics_path", type=click.Path(), default=None, help="Write metrics as JSON.")
 @click.option("--report", "report_path", type=click.Path(), default=None, help="Write an HTML report.")
@@ -57,7 +60,10 @@ def command(task: str, spec: str, labels: str, out: str, **options) -> None:
     With --cv-folds K --cv-block-size S the model is first cross-validated on square
     spatial blocks: each fold's model trains outside the fold and scores every valid cell
     inside it (prospectivity: pooled out-of-fold ROC AUC against all valid cells).
+    Logistic (or linear) regression and a random forest are fitted and scored on the
+    same folds and samples, and the network's lift over the best of them is printed.
     """
+    from georaster_dl.baselines import lift_line
     from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.progress import info
     from georaster_dl.training import train
@@ -65,6 +71,8 @@ def command(task: str, spec: str, labels: str, out: str, **options) -> None:
     import_tensorflow()  # before anything loads it, so its start-up lines stay off stderr
     _, metrics = train(spec, labels, task, out=out, **options)
     info(summary_line(metrics))
+    if (metrics.get("cv") or {}).get("baselines"):
+        info(lift_line(task, metrics["cv"], metrics["cv"]["baselines"]))
 
 
 def summary_line(metrics: dict) -> str:

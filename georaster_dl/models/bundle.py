@@ -26,7 +26,7 @@ message, network configurations may hold only the layers the trainer builds, eac
 ``.keras`` loads with Keras' ``safe_mode=True`` (a ``Lambda`` layer is refused), and the
 network's input width must equal the number of bands.
 
-Writing is atomic (``<path>.partial`` renamed when complete) and deterministic: the same
+Writing is atomic (a fresh temporary file beside it, renamed when complete) and deterministic: the same
 model gives the same bytes (fixed zip timestamps, normalised ``.keras`` members, sorted
 JSON; set ``SOURCE_DATE_EPOCH`` to fix the creation time too).
 """
@@ -37,10 +37,12 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,7 @@ import numpy as np
 
 from georaster_dl import __version__
 from georaster_dl.errors import GeoRasterDLError, ModelFileError, OutputError
-from georaster_dl.io.writer import check_output_path, partial_path
+from georaster_dl.io.files import atomic_output, check_input_file, check_output_path
 from georaster_dl.metrics import plain_json
 from georaster_dl.models.network import TASKS
 from georaster_dl.models.preprocess import Preprocessor
@@ -65,10 +67,33 @@ GRAPH_MEMBER = "networks/forward.onnx"
 GRAPH_TOLERANCE = 1e-5
 _MEMBER_RE = re.compile(r"^networks/member_\d{2,4}\.keras$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+#: What a Keras 3 ``.keras`` zip holds.
+KERAS_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
 #: Layers a network member may contain (what :func:`build_network` creates).
 ALLOWED_LAYERS = ("InputLayer", "Dense", "Dropout")
-#: Refuse members or JSON bigger than this (bytes, uncompressed): a guard against zip bombs.
-MAX_MEMBER_BYTES = 1 << 30
+#: Bounds checked on the zip's directory before any member is read, at every level (the
+#: model file, and each network's ``.keras`` zip inside it), so a zip bomb is refused
+#: before it inflates. Uncompressed bytes of one member, of a JSON member, and of all.
+MAX_MEMBER_BYTES = 256 << 20
+MAX_JSON_BYTES = 16 << 20
+MAX_TOTAL_BYTES = 1 << 30
+#: Most members of a zip, and the largest uncompressed / compressed ratio of a member over 1 MiB
+#: (weights compress about 1.1-10x; a bomb 1000x).
+MAX_MEMBERS = 1000
+MAX_RATIO = 100
+_NUM = (int, float)
+#: The shape of ``model.json``: what the code reads, checked once before it is read.
+#: A dict lists required keys ("?key": optional); ``{str: s}`` maps any names to ``s``;
+#: ``[s]`` is a list of ``s``; a tuple lists alternatives.
+MODEL_SCHEMA = {
+    "format_version": int, "software": str, "task": str, "created": str, "content_sha256": str,
+    "spec": {"inputs": {str: {"path": str}}, "features": list}, "band_names": [str], "band_kinds": [str],
+    "preprocess": {"bands": [{"name": str, "kind": str}]},
+    "classes": ([{"name": (str, int), "colour": [int]}], None), "target": (dict, None),
+    "value_range": ([_NUM], None), "options": {"?network": dict}, "metrics": {"?cv": ({str: object}, None)},
+    "input_sha256": {str: str}, "versions": {str: str}, "members": [{"name": str, "sha256": str}],
+    "?forward_graph": {"name": str, "sha256": str},
+}
 
 
 @dataclass
@@ -212,15 +237,10 @@ class ModelBundle:
                    for i, net in enumerate(self.networks)}
         members[GRAPH_MEMBER] = self.forward_graph()
         doc = self._document({name: _sha256(data) for name, data in members.items()})
-        partial = partial_path(path)
-        try:
-            with zipfile.ZipFile(partial, "w") as zf:
-                _write_member(zf, MODEL_JSON, _dump(doc))
-                for name in sorted(members):
-                    _write_member(zf, name, members[name])
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
+        with atomic_output(path, overwrite) as f, zipfile.ZipFile(f, "w") as zf:
+            _write_member(zf, MODEL_JSON, _dump(doc))
+            for name in sorted(members):
+                _write_member(zf, name, members[name])
         self.sha256, self.path = file_sha256(path), str(path)
         return path
 
@@ -267,10 +287,10 @@ def load_bundle(path: str | os.PathLike, networks: bool = True) -> ModelBundle:
     path = Path(path).expanduser()
     with _open_zip(path) as zf:
         doc = read_document(zf, path)
-        members = [_read_member(zf, m["name"], m["sha256"], path) for m in doc["members"]]
+        members = [_read_checked(zf, m["name"], m["sha256"], path) for m in doc["members"]]
         shapes = [_check_layers(data, m["name"], path) for m, data in zip(doc["members"], members)]
         stored = doc.get("forward_graph")
-        graph = _read_member(zf, GRAPH_MEMBER, stored["sha256"], path) if stored else None
+        graph = _read_checked(zf, GRAPH_MEMBER, stored["sha256"], path) if stored else None
     nets = [_load_network(data, m["name"], path) for m, data in zip(doc["members"], members)] \
         if networks or graph is None else []
     try:
@@ -306,17 +326,12 @@ def read_document(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
                              "(it lacks the spec and scaling the network needs): train a .gdl with georaster-dl train")
     for info in zf.infolist():
         _check_member_name(info.filename, path)
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise ModelFileError(f"{path}: member {info.filename} is {info.file_size} bytes uncompressed, "
-                                 "more than a model file can hold; the file is not a georaster_dl model")
+    _check_sizes(zf, path)
     if len(set(names)) != len(names):
         raise ModelFileError(f"{path}: the zip lists a member twice; the file has been tampered with")
     if MODEL_JSON not in names:
         raise ModelFileError(f"{path}: no {MODEL_JSON} inside; this is not a georaster_dl model file")
-    try:
-        doc = json.loads(zf.read(MODEL_JSON).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(f"{path}: {MODEL_JSON} is not valid JSON ({exc}); the file is corrupt") from None
+    doc = _parse_json(_read_member(zf, MODEL_JSON, path), MODEL_JSON, path)
     if not isinstance(doc, dict) or doc.get("software") != "georaster_dl":
         raise ModelFileError(f"{path}: {MODEL_JSON} does not describe a georaster_dl model")
     version = doc.get("format_version")
@@ -328,6 +343,9 @@ def read_document(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     if doc.get("content_sha256") != _content_sha256(doc):
         raise ModelFileError(f"{path}: {MODEL_JSON} does not match its checksum; the file has been modified "
                              "or is corrupt: retrain or restore the model")
+    problem = schema_problem(doc, MODEL_SCHEMA)
+    if problem:
+        raise ModelFileError(f"{path}: not a valid model file: {MODEL_JSON} {problem}; retrain or restore the model")
     if doc.get("task") not in TASKS:
         raise ModelFileError(f"{path}: unknown task {doc.get('task')!r} in {MODEL_JSON}")
     members = doc.get("members")
@@ -451,11 +469,14 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def _open_zip(path: Path) -> zipfile.ZipFile:
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ModelFileError(f"model file {path} does not exist; check the path")
+    check_input_file(path, f"model file {path}")
+    if path.is_dir():
+        raise ModelFileError(f"model file {path} is a folder; give the .gdl file written by train")
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise ModelFileError(f"{path} is not a georaster_dl model file (not a zip); give a .gdl written by train") from None
 
 
@@ -467,8 +488,9 @@ def _check_member_name(name: str, path: Path) -> None:
                              "the file has been tampered with")
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, sha256: str, path: Path) -> bytes:
-    data = zf.read(name)
+def _read_checked(zf: zipfile.ZipFile, name: str, sha256: str, path: Path) -> bytes:
+    """A member's bytes, verified against its checksum in ``model.json``."""
+    data = _read_member(zf, name, path)
     if _sha256(data) != sha256:
         raise ModelFileError(f"{path}: {name} does not match its checksum in {MODEL_JSON}; the file has been "
                              "modified or is corrupt: retrain or restore the model")
@@ -495,10 +517,20 @@ def _check_layers(data: bytes, name: str, path: Path) -> tuple[int | None, int |
     """Refuse layers other than :data:`ALLOWED_LAYERS`; return the network's input and
     output widths from its configuration (None where the configuration does not say)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as inner:
-            config = json.loads(inner.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+        inner = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, EOFError):
         raise ModelFileError(f"{path}: {name} is not a Keras 3 .keras file; the file is corrupt") from None
+    with inner:
+        unexpected = sorted(set(inner.namelist()) - set(KERAS_MEMBERS))
+        if unexpected or "config.json" not in inner.namelist():
+            raise ModelFileError(f"{path}: not a valid model file: {name} holds "
+                                 + (f"an unexpected member {unexpected[0]!r}" if unexpected else "no config.json")
+                                 + f"; a network holds only {', '.join(KERAS_MEMBERS)}")
+        _check_sizes(inner, path, f"{name}: ")
+        config = _parse_json(_read_member(inner, "config.json", path, f"{name}: "), f"{name}: config.json", path)
+    problem = schema_problem(config, {"?config": {"?layers": [{"class_name": str, "?module": str}]}})
+    if problem:
+        raise ModelFileError(f"{path}: not a valid model file: {name}: config.json {problem}")
     layers = (config.get("config") or {}).get("layers") or []
     for layer in layers:
         cls = layer.get("class_name")
@@ -511,6 +543,96 @@ def _check_layers(data: bytes, name: str, path: Path) -> tuple[int | None, int |
         return (inputs[0][-1] if len(inputs) == 1 and inputs[0] else None), (dense[-1] if dense else None)
     except (TypeError, KeyError, IndexError, AttributeError):
         return None, None
+
+
+def _check_sizes(zf: zipfile.ZipFile, path: Path, where: str = "") -> None:
+    """Refuse a zip whose directory announces too many members, members too large or too
+    compressed, or too many bytes in all (read from the directory: nothing is inflated)."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise ModelFileError(f"{path}: not a valid model file: {where}{len(infos):,} members, more than "
+                             f"{MAX_MEMBERS:,}")
+    for info in infos:
+        limit = MAX_JSON_BYTES if info.filename.endswith(".json") else MAX_MEMBER_BYTES
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limit or (info.file_size > 1 << 20 and ratio > MAX_RATIO):
+            raise ModelFileError(f"{path}: not a valid model file: {where}{info.filename} inflates to "
+                                 f"{info.file_size:,} bytes from {info.compress_size:,} (a zip bomb?); members "
+                                 f"hold at most {limit:,} bytes and compress at most {MAX_RATIO}x")
+    if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
+        raise ModelFileError(f"{path}: not a valid model file: {where}members inflate to more than "
+                             f"{MAX_TOTAL_BYTES:,} bytes in all")
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, path: Path, where: str = "") -> bytes:
+    """A member's bytes (its size was bounded by :func:`_check_sizes`: zipfile never inflates
+    more than the directory announces); a corrupt member is a one-line error."""
+    try:
+        return zf.read(name)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not a valid model file: {where}{name} is corrupt ({exc}); "
+                             "restore or retrain the model") from None
+
+
+def _parse_json(data: bytes, name: str, path: Path) -> Any:
+    """JSON with finite numbers only (``NaN``, ``Infinity`` and ``1e999`` are refused)."""
+    def finite(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"non-finite number {text}")
+        return value
+
+    def refuse(text: str):
+        raise ValueError(f"non-finite number {text}")
+
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=finite, parse_constant=refuse)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: not a valid model file: {name} is not valid JSON ({str(exc)[:200]}); "
+                             "the file is corrupt") from None
+
+
+def schema_problem(value: Any, schema: Any, where: str = "") -> str | None:
+    """What in ``value`` does not fit ``schema`` (see :data:`MODEL_SCHEMA`), or None."""
+    name = f"entry {where!r}" if where else "the document"
+    if isinstance(schema, tuple):
+        problems = [schema_problem(value, s, where) for s in schema]
+        return None if None in problems else problems[0]
+    if schema is None:
+        return None if value is None else f"{name} should be null"
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            return f"{name} should be a list, not {_json_type(value)}"
+        return next((p for i, v in enumerate(value) if (p := schema_problem(v, schema[0], f"{where}[{i}]"))), None)
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return f"{name} should be a mapping, not {_json_type(value)}"
+        if str in schema:
+            return next((p for k, v in value.items()
+                         if (p := schema_problem(v, schema[str], f"{where}.{k}" if where else str(k)))), None)
+        for key, sub in schema.items():
+            optional, key = key.startswith("?"), key.lstrip("?")
+            inner = f"{where}.{key}" if where else key
+            if key not in value:
+                if not optional:
+                    return f"entry {inner!r} is missing"
+                continue
+            problem = schema_problem(value[key], sub, inner)
+            if problem:
+                return problem
+        return None
+    types = schema if schema is not object else (object,)
+    ok = isinstance(value, types) and not (isinstance(value, bool) and schema in (int, _NUM))
+    return None if ok else f"{name} should be {_json_type_name(schema)}, not {_json_type(value)}"
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def _json_type_name(schema: Any) -> str:
+    return {str: "text", int: "an integer", dict: "a mapping", list: "a list"}.get(schema, "a number")
 
 
 def _keras_bytes(net, created: str) -> bytes:

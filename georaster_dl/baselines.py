@@ -1,0 +1,148 @@
+"""Reference models fitted beside the network in cross-validation: logistic or linear
+regression and a random forest (scikit-learn).
+
+Each fold's baselines are fitted on exactly the rows that fold's network trained on (for
+prospectivity the same presences and the same background cells: those of the first
+ensemble member), after the same input preprocessing (the fold's fitted
+:class:`~georaster_dl.models.preprocess.Preprocessor`: the spec's transforms, clipping and
+standardisation; one-hot bands as they are). Training then scores them exactly as it
+scores the network (same held-out cells, same metrics), so every run shows the
+network's lift over simple models on the user's own data, or its absence.
+
+- ``logistic`` (prospectivity, landform): L2-penalised logistic regression (C = 1, lbfgs;
+  multinomial for several classes), with the network's class weights;
+- ``linear`` (regression): ordinary least squares;
+- ``random_forest``: :data:`N_TREES` trees, scikit-learn's other defaults (the network's
+  class weights for classifiers), seeded from the run's seed, at most :data:`N_JOBS`
+  threads. A forest is unaffected by monotone transforms, so the preprocessing matters
+  to it only through clipping.
+
+Examples
+--------
+>>> import numpy as np
+>>> from georaster_dl.models.preprocess import Preprocessor
+>>> from georaster_dl.samples import Samples
+>>> rng = np.random.default_rng(0)
+>>> x = rng.normal(size=(200, 2)).astype(np.float32)
+>>> s = Samples(x, (x[:, 0] > 0).astype(np.int64), np.arange(200), np.arange(200))
+>>> pre = Preprocessor.fit(x, ["a", "b"], ["continuous"] * 2, [None, None])
+>>> models = fit_baselines("prospectivity", s, pre, "balanced", seed=0)
+>>> sorted(models), models["logistic"](x[:3])[0].shape
+(['logistic', 'random_forest'], (3, 1))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from georaster_dl.models.preprocess import Preprocessor
+from georaster_dl.samples import Samples
+
+#: Trees of each random forest (enough for stable AUCs on a few thousand rows, cheap to predict).
+N_TREES = 300
+#: Most threads a forest fits or predicts with.
+N_JOBS = 2
+#: The score compared between the network and the baselines, per task (higher is better).
+HEADLINE = {"prospectivity": "auc_pooled", "landform": "accuracy", "regression": "r2"}
+#: What ``evaluate`` reports instead of baselines.
+EVALUATE_REASON = ("not fitted: a model file holds the network, not its training rows, so baselines cannot be "
+                   "fitted on the same samples; compare with the baselines of the model's training cross-validation")
+
+
+def names(task: str) -> tuple[str, str]:
+    """The baselines of a task: ``('logistic' or 'linear', 'random_forest')``."""
+    return ("linear" if task == "regression" else "logistic", "random_forest")
+
+
+@dataclass
+class Baseline:
+    """A fitted scikit-learn model called like :class:`~georaster_dl.models.forward.Forward`.
+
+    ``baseline(x)`` takes raw feature rows (n, bands) and returns a one-tuple holding the
+    probability of presence (n, 1), the class probabilities (n, classes) or the value
+    (n, 1), so the scoring paths of the network take it unchanged.
+    """
+
+    model: Any
+    preprocess: Preprocessor
+    task: str
+    n_classes: int
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray]:
+        z = self.preprocess.apply(x)
+        if self.task == "regression":
+            return (self.model.predict(z).astype(np.float32)[:, None],)
+        proba = self.model.predict_proba(z)
+        # A class missing from a fold's training rows has no column: give it probability 0.
+        out = np.zeros((len(z), self.n_classes), np.float32)
+        out[:, self.model.classes_] = proba
+        return (out[:, 1:2] if self.task == "prospectivity" else out,)
+
+
+def fit_baselines(task: str, samples: Samples, preprocess: Preprocessor, class_weights: str,
+                  seed: int, n_classes: int = 2) -> dict[str, Baseline]:
+    """Fit the baselines of ``task`` on ``samples``.
+
+    Parameters
+    ----------
+    task : {'landform', 'prospectivity', 'regression'}
+    samples : Samples
+        The training rows (raw features, targets).
+    preprocess : Preprocessor
+        The scaling the network of these rows was trained with.
+    class_weights : {'balanced', 'none'}
+        The network's class weights (classifiers only).
+    seed : int
+        Seeds the random forest.
+    n_classes : int
+        Classes of a landform model (2 for prospectivity).
+
+    Returns
+    -------
+    dict
+        ``{name: Baseline}`` in the order of :func:`names`.
+    """
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    z = preprocess.apply(samples.x)
+    if task == "regression":
+        models = [LinearRegression(),
+                  RandomForestRegressor(n_estimators=N_TREES, random_state=seed, n_jobs=N_JOBS)]
+    else:
+        weight = "balanced" if class_weights == "balanced" else None
+        models = [LogisticRegression(C=1.0, max_iter=2000, class_weight=weight),
+                  RandomForestClassifier(n_estimators=N_TREES, class_weight=weight, random_state=seed,
+                                         n_jobs=N_JOBS)]
+    fitted = {}
+    for name, model in zip(names(task), models):
+        model.fit(z, samples.y)
+        fitted[name] = Baseline(model, preprocess, task, n_classes)
+    return fitted
+
+
+def lift_line(task: str, network: dict, baselines: dict) -> str:
+    """One line: the baselines' headline scores and the network's lift over the best of them.
+
+    Examples
+    --------
+    >>> lift_line("prospectivity", {"auc_pooled": 0.77},
+    ...           {"logistic": {"auc_pooled": 0.74}, "random_forest": {"auc_pooled": 0.75}})
+    'baselines: logistic auc_pooled 0.740, random_forest 0.750; network lift over the best (random_forest) +0.020'
+    """
+    key = HEADLINE[task]
+    scores = {name: b.get(key) for name, b in baselines.items() if isinstance(b.get(key), float)}
+    if not scores:
+        return "baselines: no score"
+    text = "baselines: " + ", ".join(f"{name} {key + ' ' if i == 0 else ''}{v:.3f}"
+                                     for i, (name, v) in enumerate(scores.items()))
+    best = max(scores, key=scores.get)
+    ours = network.get(key)
+    if not isinstance(ours, float):
+        return text
+    lift = ours - scores[best]
+    verdict = "lift over the best" if lift > 0 else "NO lift over the best"
+    return f"{text}; network {verdict} ({best}) {lift:+.3f}"
