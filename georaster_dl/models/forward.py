@@ -3,10 +3,10 @@
 :class:`Forward` runs a bundle's ONNX graph (preprocessing, every ensemble member, mean
 and SD: see :mod:`georaster_dl.models.onnx_graph`) on batches of at most
 :data:`BATCH_ROWS` rows. TensorFlow is not imported: a process that predicts pays 0.3 s
-for ``import onnxruntime`` instead of about 3 s and 570 MiB for TensorFlow, and ONNX
-Runtime ran an 8-64-64-1 network 1.5-1.7x faster than TensorFlow with XLA on this
-project's 2-core machines. Prediction, evaluation and cross-validation all go through
-this class.
+for ``import onnxruntime`` instead of about 3 s and 570 MiB for TensorFlow; the pass itself
+costs about the CPU of TensorFlow's XLA one (8-64-64-1 network, one thread, 4096-row
+batches: 0.19 CPU s per million rows, BENCHMARKS.md). Prediction, evaluation and
+cross-validation all go through this class.
 
 Every batch is padded to a multiple of :data:`ROW_BLOCK` rows: ONNX Runtime computes the
 last few elements of an array that do not fill a vector register with other code, whose
