@@ -19,12 +19,14 @@ Three measurements (issues 5 and 12):
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_predict.py pipeline [--size 8192]
+    .venv/bin/python benchmarks/bench_predict.py pipeline [--size 8192] [--device gpu]
     .venv/bin/python benchmarks/bench_predict.py memory [--small 4000 --large 20000]
     .venv/bin/python benchmarks/bench_predict.py cloncurry
 
 The networks are freshly initialised (seeded): throughput does not depend on what a
-network learned. Work files go to benchmarks/work/ (git-ignored).
+network learned. Work files go to benchmarks/work/ (git-ignored). On a GPU machine (with
+``onnxruntime-gpu`` installed in place of ``onnxruntime``), ``pipeline --device gpu`` times
+``predict --device gpu`` against the same CPU references.
 """
 
 from __future__ import annotations
@@ -125,10 +127,10 @@ def forward_cpu_seconds(model: Path, rows: int, setup: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def pipeline(size: int) -> dict:
+def pipeline(size: int, device: str = "auto") -> dict:
     dem, model = dem_model(size)
     out = WORK / f"pred_{size}.tif"
-    ours = run_measured(CLI + ["predict", str(model), str(out), "--overwrite", "--bands", "mean"])
+    ours = run_measured(CLI + ["predict", str(model), str(out), "--overwrite", "--bands", "mean", "--device", device])
     translate = run_measured(["gdal_translate", "-q", "-of", "GTiff", "-co", "TILED=YES", "-co", "BLOCKXSIZE=512",
                               "-co", "BLOCKYSIZE=512", "-co", "COMPRESS=ZSTD", "-co", "ZSTD_LEVEL=1",
                               "-co", "PREDICTOR=3", "-co", "NUM_THREADS=ALL_CPUS", str(dem),
@@ -141,7 +143,7 @@ def pipeline(size: int) -> dict:
     reference = max(translate["wall_s"], (gdaldem_cpu + tf_cpu) / cores)
     reference_ort = max(translate["wall_s"], (gdaldem_cpu + ort_cpu) / cores)
     mpx = size * size / 1e6
-    return {"size": size, "ours": ours, "mpx_per_s": mpx / ours["wall_s"], "gdal_translate_s": translate["wall_s"],
+    return {"size": size, "device": device, "ours": ours, "mpx_per_s": mpx / ours["wall_s"], "gdal_translate_s": translate["wall_s"],
             "gdaldem_cpu_s": gdaldem_cpu, "tf_forward_cpu_s": tf_cpu, "ort_forward_cpu_s": ort_cpu,
             "reference_s": reference, "ratio_to_reference": ours["wall_s"] / reference,
             "reference_ort_s": reference_ort, "ratio_to_reference_ort": ours["wall_s"] / reference_ort}
@@ -219,10 +221,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["pipeline", "memory", "cloncurry"])
     parser.add_argument("--size", type=int, default=8192)
+    parser.add_argument("--device", default="auto", help="predict --device of the pipeline run")
     parser.add_argument("--small", type=int, default=4000)
     parser.add_argument("--large", type=int, default=20000)
     args = parser.parse_args()
-    result = {"pipeline": lambda: pipeline(args.size), "memory": lambda: memory(args.small, args.large),
+    result = {"pipeline": lambda: pipeline(args.size, args.device), "memory": lambda: memory(args.small, args.large),
               "cloncurry": cloncurry}[args.what]()
     result = {"date": dt.date.today().isoformat(), "machine": machine(), "benchmark": args.what, **result}
     print(json.dumps(result, indent=2, default=float))

@@ -6,8 +6,8 @@ batches; a single writer puts results into tiled GeoTIFFs in window order. At mo
 few windows are in flight, so memory does not grow with the raster.
 
 Start-up is kept short (the QGIS plugin shows progress from the first line): the feature
-kernels (numba), the stack and ONNX Runtime are imported after "loading model" is
-printed, and TensorFlow never is.
+kernels (numba), the stack and ONNX Runtime are imported after the "loading model" progress
+line, and TensorFlow never is.
 """
 
 from __future__ import annotations
@@ -103,24 +103,26 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
                     bands, overwrite: bool, resume: bool, compress: str,
                     overviews: bool) -> tuple[list[Path], list[OutputFile]]:
     client = None if scheduler is None else _client(scheduler)  # first: an unreachable one fails in seconds
-    info(f"loading model {model}")
-    from georaster_dl.engine.worker import WindowPredictor, auto_window, model_classes
-    from georaster_dl.export import spec_hash
-    from georaster_dl.models.bundle import load_bundle
+    # The first progress line, at once: QGIS shows movement while the model and inputs load.
+    with progress("load", 1, "loading model") as bar:
+        from georaster_dl.engine.worker import WindowPredictor, auto_window, model_classes
+        from georaster_dl.export import spec_hash
+        from georaster_dl.models.bundle import load_bundle
 
-    providers = select_device(device)
-    bundle = load_bundle(model, networks=False)  # verified in full; TensorFlow is never imported
-    files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
-    overrides = {k: str(absolute(v)) for k, v in inputs.items()}
-    used_inputs = [model, *(i.path for i in bundle.spec.with_inputs(overrides).inputs.values())]
-    for f in files:
-        check_output_path(f.path, overwrite, inputs=used_inputs)
-        check_output_path(qml_path(f.path), True, what="style file", inputs=used_inputs)
+        providers = select_device(device)
+        bundle = load_bundle(model, networks=False)  # verified in full; TensorFlow is never imported
+        files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
+        overrides = {k: str(absolute(v)) for k, v in inputs.items()}
+        used_inputs = [model, *(i.path for i in bundle.spec.with_inputs(overrides).inputs.values())]
+        for f in files:
+            check_output_path(f.path, overwrite, inputs=used_inputs)
+            check_output_path(qml_path(f.path), True, what="style file", inputs=used_inputs)
+            if not resume:
+                check_free(partial_path(f.path))
         if not resume:
-            check_free(partial_path(f.path))
-    if not resume:
-        check_free(journal_path(out))
-    predictor = WindowPredictor(bundle, overrides, providers)
+            check_free(journal_path(out))
+        predictor = WindowPredictor(bundle, overrides, providers)
+        bar.update()
     try:
         check_device(device, predictor.forward.device)
         check_override_categories(predictor.stack, overrides)

@@ -20,7 +20,7 @@ from rasterio.windows import Window
 from georaster_dl import features as _features  # noqa: F401  (registers built-in features)
 from georaster_dl.errors import GridError, InputFileError, SpecError, closest, one_of
 from georaster_dl.features.fused import compute_fused, fusable
-from georaster_dl.features.registry import KernelContext, ResolvedFeature, resolve
+from georaster_dl.features.registry import KernelContext, ResolvedFeature, compact_layout, resolve
 from georaster_dl.grid import TILE_SIZE, Grid, cell_sizes_m, pad_window
 from georaster_dl.io.rasters import RasterSource
 from georaster_dl.io.vectors import VectorSource
@@ -111,10 +111,7 @@ class Stack:
     def compact_layout(self) -> list[tuple | None]:
         """Bands of :meth:`read_window` with ``compact=True``: the codes a one-hot feature's
         single band of codes expands to, or None for a band that stays as it is."""
-        layout: list[tuple | None] = []
-        for f in self.features:
-            layout += [f.onehot_codes] if f.onehot_codes is not None else [None] * len(f.band_names)
-        return layout
+        return compact_layout(self.features)
 
     def _check_transform_keys(self) -> None:
         """Refuse ``transforms`` entries that name no continuous band (a typo would be ignored)."""
@@ -145,7 +142,7 @@ class Stack:
             each band's own nodata (a feature raster, like one gdaldem output per band).
         compact : bool
             One band of codes per one-hot feature instead of one band per category (see
-            :attr:`compact_layout` and :func:`~georaster_dl.features.registry.expand_onehot`):
+            :attr:`compact_layout` and :func:`~georaster_dl.features.registry.compact_onehot`):
             a geology map of 87 units takes 1 band instead of 87.
 
         Returns

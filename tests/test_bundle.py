@@ -306,7 +306,7 @@ def test_a_forward_graph_onnx_runtime_refuses_or_of_other_widths_is_a_model_file
     with zipfile.ZipFile(other) as z:
         narrow = z.read("networks/forward.onnx")
     for name, graph, message in (("garbage.gdl", b"not an onnx graph", "ONNX Runtime cannot load its forward graph"),
-                                 ("narrow.gdl", narrow, r"forward graph takes \[\('n', 1\)\] .* lists 2 bands")):
+                                 ("narrow.gdl", narrow, r"forward graph takes \[\('n', 1\)\] .* lists 2 columns")):
         with zipfile.ZipFile(saved) as z:
             doc = json.loads(z.read("model.json"))
         graph_entry = {**doc["forward_graph"], "sha256": hashlib.sha256(graph).hexdigest()}

@@ -33,7 +33,7 @@ def _bundle(task: str, activation: str, members: int = 2) -> ModelBundle:
     pre = Preprocessor.fit(_rows(3000, 0), names, kinds, [t for t, _ in BANDS])
     n_out = 3 if task == "landform" else 1
     opts = NetworkOptions(hidden=(16, 8), activation=activation, dropout=0.2).validated(task)
-    spec = load_spec({"inputs": {"a": {"path": "a.tif"}}, "features": ["a"]})  # saved, never opened
+    spec = load_spec({"inputs": {n: {"path": f"{n}.tif"} for n in names}, "features": names})  # never opened
     return ModelBundle(task, spec, names, kinds, pre, [build_network(len(names), n_out, task, opts, s)
                                                         for s in range(members)],
                        classes=[{"name": f"c{i}", "colour": [0, 0, 0], "value": i} for i in range(3)]
@@ -67,6 +67,30 @@ def test_one_member_gives_no_sd_and_any_batch_gives_the_same_bytes():
     for batch in (1, 7, 1000):
         assert np.array_equal(Forward(bundle, batch_rows=batch, threads=2)(x)[0], mean)
     assert np.array_equal(Forward(bundle)(x[5:6])[0], mean[5:6])
+
+
+def test_one_hot_bands_are_row_lookups_in_the_graph_and_agree_with_keras():
+    spec = load_spec({"inputs": {"a": {"path": "a.tif"},
+                                 "geo": {"path": "geo.tif", "kind": "categorical", "categories": [3, 5, 9, 11]}},
+                      "features": ["geo.onehot", "a"]})
+    rng = np.random.default_rng(4)
+    codes = rng.integers(-1, 4, 4000)  # -1: a code unseen in training (0 in every band)
+    full = np.c_[np.eye(4, dtype=np.float32)[codes] * (codes >= 0)[:, None], rng.normal(5, 2, 4000)].astype(np.float32)
+    names = [f"geo.onehot:{c}" for c in (3, 5, 9, 11)] + ["a"]
+    kinds = ["onehot"] * 4 + ["continuous"]
+    pre = Preprocessor.fit(full, names, kinds, [None] * 5)
+    opts = NetworkOptions(hidden=(8,)).validated("prospectivity")
+    bundle = ModelBundle("prospectivity", spec, names, kinds, pre,
+                         [build_network(5, 1, "prospectivity", opts, s) for s in range(2)])
+    forward = Forward(bundle)
+    assert bundle.compact_layout() == [(3, 5, 9, 11), None]
+    mean, sd = forward(full)
+    compact = np.c_[codes, full[:, 4]].astype(np.float32)
+    for a, b in zip(forward(compact, compact=True), (mean, sd)):
+        assert np.array_equal(a, b)
+    members = np.stack([net(pre.apply(full), training=False).numpy() for net in bundle.networks])
+    np.testing.assert_allclose(mean, members.mean(axis=0), atol=1e-5)
+    np.testing.assert_allclose(sd, members.std(axis=0), atol=1e-5)
 
 
 def test_a_graph_that_differs_from_keras_is_refused_and_nothing_is_written(tmp_path, monkeypatch):

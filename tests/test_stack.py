@@ -14,7 +14,7 @@ from rasterio.windows import Window
 from shapely.geometry import Point, Polygon
 
 from georaster_dl.errors import FeatureError, GridError, SpecError
-from georaster_dl.features.registry import (FeatureDef, Param, code_positions, expand_onehot, onehot, register,
+from georaster_dl.features.registry import (FeatureDef, Param, code_positions, compact_onehot, onehot, register,
                                             registered)
 from georaster_dl.grid import Grid
 from georaster_dl.spec import load_spec
@@ -289,7 +289,7 @@ def test_open_stack_graph_runs_on_a_distributed_cluster(study):
     assert sum(opened.values()) >= 1 and all(n <= 1 for n in opened.values())  # each worker opened it at most once
 
 
-def test_compact_one_hot_bands_expand_to_the_full_bands(study):
+def test_compact_one_hot_bands_are_the_full_bands_compacted(study):
     spec = {"inputs": {"dem": str(study / "dem.tif"),
                        "geology": {"path": str(study / "geology.tif"), "kind": "categorical"},
                        "units": {"path": str(study / "units.gpkg"), "attribute": "unit"}},
@@ -304,10 +304,12 @@ def test_compact_one_hot_bands_expand_to_the_full_bands(study):
     assert compact.shape == (5, H, W) and full.shape == (1 + 3 + 10 + 2 + 1, H, W)
     np.testing.assert_array_equal(compact_valid, valid)
     rows = compact.reshape(5, -1)[:, valid.ravel()].T
-    np.testing.assert_array_equal(expand_onehot(rows, layout), full.reshape(full.shape[0], -1)[:, valid.ravel()].T)
-    # a code the model never saw (position -1) expands to 0 in every band of its group
-    rows[:, 1] = code_positions(np.full(len(rows), 7.0), layout[1])
-    assert not expand_onehot(rows, layout)[:, 1:4].any()
+    full_rows = full.reshape(full.shape[0], -1)[:, valid.ravel()].T
+    np.testing.assert_array_equal(compact_onehot(full_rows, layout), rows)
+    # a code the model never saw is 0 in every band of its group, position -1
+    full_rows[:, 1:4] = 0
+    assert (code_positions(np.full(len(rows), 7.0), layout[1]) == -1).all()
+    assert (compact_onehot(full_rows, layout)[:, 1] == -1).all()
 
 
 def test_compact_codes_keep_codes_float32_cannot_hold():
@@ -318,7 +320,7 @@ def test_compact_codes_keep_codes_float32_cannot_hold():
     full = onehot(plane, list(codes))
     positions = code_positions(plane, codes).astype(np.float32)
     valid = np.isfinite(plane)
-    np.testing.assert_array_equal(expand_onehot(positions[valid][:, None], [codes]), full[:, valid].T)
+    np.testing.assert_array_equal(compact_onehot(full[:, valid].T, [codes]), positions[valid][:, None])
     assert np.isnan(positions[1, 1])
     assert (code_positions(plane, ())[valid] == -1).all()  # no categories at all: every code unseen
 

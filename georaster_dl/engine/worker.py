@@ -15,7 +15,6 @@ import numpy as np
 from rasterio.windows import Window
 
 from georaster_dl.engine.outputs import ClassInfo, OutputFile, arrange
-from georaster_dl.features.registry import expand_onehot
 from georaster_dl.grid import TILE_SIZE
 from georaster_dl.stack import Stack
 
@@ -88,15 +87,13 @@ class WindowPredictor:
             self.stack.close()
             raise
         self.classes = model_classes(bundle)
-        self.strip = strip_rows(len(bundle.band_names))
-        layout = self.stack.compact_layout
-        self.layout = layout if any(codes is not None for codes in layout) else None
+        self.strip = strip_rows(len(self.stack.compact_layout))
 
     def __call__(self, window: Window, files: list[OutputFile]) -> dict[str, np.ndarray]:
         """Output bands of every file in ``files`` over ``window``."""
-        # One-hot features are read as one band of codes and expanded a strip at a time,
-        # so a window holds 1 band for a geology map of 87 units instead of 87.
-        data, valid = self.stack.read_window(window, compact=self.layout is not None)
+        # One-hot features are read as one band of category positions, which the network's
+        # graph takes as they are: a window holds 1 band for a geology map of 87 units, not 87.
+        data, valid = self.stack.read_window(window, compact=True)
         flat = data.reshape(data.shape[0], -1)
         cells = np.flatnonzero(valid.ravel())
         mean = np.empty((cells.size, self.forward.n_outputs), np.float32)
@@ -104,7 +101,7 @@ class WindowPredictor:
         for start in range(0, cells.size, self.strip):
             part = slice(start, start + self.strip)
             rows = np.ascontiguousarray(flat[:, cells[part]].T)
-            m, s = self.forward(rows if self.layout is None else expand_onehot(rows, self.layout))
+            m, s = self.forward(rows, compact=True)
             mean[part] = m
             if sd is not None:
                 sd[part] = s

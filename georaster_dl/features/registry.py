@@ -151,7 +151,7 @@ class ResolvedFeature:
         One-hot bands are written in place: a categorical input with many classes would
         otherwise hold a second copy of all its bands for a moment. With ``compact`` a
         one-hot feature writes one band instead: each cell's position among
-        :attr:`onehot_codes` (see :func:`code_positions` and :func:`expand_onehot`).
+        :attr:`onehot_codes` (see :func:`code_positions` and :func:`compact_onehot`).
         """
         kernel_params = {k: v for k, v in self.params.items() if k != "onehot"}
         result = np.asarray(self.definition.kernel(values, ctx, **kernel_params))
@@ -272,22 +272,28 @@ def code_positions(codes: np.ndarray, categories: tuple) -> np.ndarray:
     return out
 
 
-def expand_onehot(rows: np.ndarray, layout: list[tuple | None]) -> np.ndarray:
-    """Full feature rows from compact ones: each compact column whose ``layout`` entry holds
-    codes (it holds positions, see :func:`code_positions`) becomes one 0/1 column per code,
-    the values :func:`onehot` gives; the other columns pass through. ``rows`` is float32
-    (n, compact bands) without nodata."""
-    width = sum(1 if codes is None else len(codes) for codes in layout)
-    out = np.empty((rows.shape[0], width), np.float32)
+def compact_layout(features: list[ResolvedFeature]) -> list[tuple | None]:
+    """Per column of compact rows (see :meth:`ResolvedFeature.compute_into`): the codes of a
+    one-hot feature, whose column holds positions among them, or None for a plain band."""
+    layout: list[tuple | None] = []
+    for f in features:
+        layout += [f.onehot_codes] if f.onehot_codes is not None else [None] * len(f.band_names)
+    return layout
+
+
+def compact_onehot(rows: np.ndarray, layout: list[tuple | None]) -> np.ndarray:
+    """Compact feature rows from full ones: the 0/1 columns of each one-hot feature (a
+    ``layout`` entry holding codes) become one column of positions, as
+    :func:`code_positions` gives them (-1 where every column is 0: a code unseen in
+    training); the other columns pass through. ``rows`` is float32 (n, bands) without nodata."""
+    out = np.empty((rows.shape[0], len(layout)), np.float32)
     col = 0
     for j, codes in enumerate(layout):
         if codes is None:
-            out[:, col] = rows[:, j]
+            out[:, j] = rows[:, col]
             col += 1
         else:
-            block = out[:, col:col + len(codes)]
-            block[...] = 0
-            hit = np.flatnonzero(rows[:, j] >= 0)
-            block[hit, rows[hit, j].astype(np.intp)] = 1
+            block = rows[:, col:col + len(codes)]
+            out[:, j] = np.where(block.max(axis=1, initial=0) > 0, block.argmax(axis=1), -1) if len(codes) else -1
             col += len(codes)
     return out

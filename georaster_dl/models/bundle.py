@@ -163,8 +163,20 @@ class ModelBundle:
         if self.graph is None:
             from georaster_dl.models.onnx_graph import build_graph, dense_layers
 
-            self.graph = build_graph(self.preprocess, [dense_layers(n) for n in self.networks], self.target)
+            self.graph = build_graph(self.preprocess, [dense_layers(n) for n in self.networks], self.target,
+                                     self.compact_layout())
         return self.graph
+
+    def compact_layout(self) -> list[tuple | None]:
+        """Columns of the rows the ONNX graph takes (see :attr:`Stack.compact_layout`)."""
+        from georaster_dl import features  # noqa: F401  (registers the built-in features)
+        from georaster_dl.features.registry import compact_layout, resolve
+
+        layout = compact_layout([resolve(ref, self.spec.inputs[ref.input]) for ref in self.spec.features])
+        if sum(1 if codes is None else len(codes) for codes in layout) != len(self.band_names):
+            raise ModelFileError(f"{self.path or 'model'}: its spec gives other bands than the {len(self.band_names)} "
+                                 "the networks take; the file is inconsistent, retrain the model")
+        return layout
 
     @property
     def n_outputs(self) -> int:

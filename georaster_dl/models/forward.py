@@ -3,10 +3,10 @@
 :class:`Forward` runs a bundle's ONNX graph (preprocessing, every ensemble member, mean
 and SD: see :mod:`georaster_dl.models.onnx_graph`) on batches of at most
 :data:`BATCH_ROWS` rows. TensorFlow is not imported: a process that predicts pays 0.3 s
-for ``import onnxruntime`` instead of about 3 s and 570 MiB for TensorFlow, and ONNX
-Runtime ran an 8-64-64-1 network 1.5-1.7x faster than TensorFlow with XLA on this
-project's 2-core machines. Prediction, evaluation and cross-validation all go through
-this class.
+for ``import onnxruntime`` instead of about 3 s and 570 MiB for TensorFlow; the pass itself
+costs about the CPU of TensorFlow's XLA one (8-64-64-1 network, one thread, 4096-row
+batches: 0.19 CPU s per million rows, BENCHMARKS.md). Prediction, evaluation and
+cross-validation all go through this class.
 
 Every batch is padded to a multiple of :data:`ROW_BLOCK` rows: ONNX Runtime computes the
 last few elements of an array that do not fill a vector register with other code, whose
@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from georaster_dl.errors import ModelFileError
+from georaster_dl.features.registry import compact_onehot
 
 #: Rows per call of the session. Small batches keep each layer's activations (4096 x 64
 #: float32: 1 MiB) in the cache: the bias adds and activations between the matrix products
@@ -74,6 +75,8 @@ class Forward:
         import onnxruntime as ort
 
         self.n_bands = len(bundle.band_names)
+        self.layout = bundle.compact_layout()
+        self._onehot = any(codes is not None for codes in self.layout)
         self.n_outputs = bundle.n_outputs
         self.n_members = bundle.n_members
         self.batch_rows = max(ROW_BLOCK, int(batch_rows) // ROW_BLOCK * ROW_BLOCK)
@@ -88,10 +91,10 @@ class Forward:
         # a graph that takes or gives other widths than model.json says is refused, not run
         got = ([tuple(i.shape) for i in self.session.get_inputs()], [(o.name, tuple(o.shape))
                                                                       for o in self.session.get_outputs()])
-        want = ([("n", self.n_bands)], [(name, ("n", self.n_outputs)) for name in self._outputs])
+        want = ([("n", len(self.layout))], [(name, ("n", self.n_outputs)) for name in self._outputs])
         if got != want:
             raise ModelFileError(f"{where}: its forward graph takes {got[0]} and gives {got[1]}, but model.json lists "
-                                 f"{self.n_bands} bands and {self.n_outputs} outputs per member; the file is "
+                                 f"{len(self.layout)} columns and {self.n_outputs} outputs per member; the file is "
                                  "inconsistent: retrain the model")
 
     @property
@@ -99,8 +102,11 @@ class Forward:
         """Where the network runs: ``GPU (CUDA)`` or ``CPU``."""
         return "GPU (CUDA)" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "CPU"
 
-    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Outputs for feature rows ``x`` (n, bands) as read from the stack (not yet scaled).
+    def __call__(self, x: np.ndarray, compact: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Outputs for feature rows ``x`` (n, bands) as read from the stack (not yet scaled);
+        with ``compact``, rows read with ``compact=True`` (one column of positions per one-hot
+        feature, see :attr:`~georaster_dl.stack.Stack.compact_layout`), which the graph takes as
+        they are.
 
         Returns
         -------
@@ -111,8 +117,11 @@ class Forward:
             float32 (n, outputs), the members' standard deviation; None for one member.
         """
         x = np.asarray(x, np.float32)
-        if x.ndim != 2 or x.shape[1] != self.n_bands:
-            raise ValueError(f"Forward expects rows of {self.n_bands} bands, got shape {x.shape}")
+        width = len(self.layout) if compact else self.n_bands
+        if x.ndim != 2 or x.shape[1] != width:
+            raise ValueError(f"Forward expects rows of {width} {'columns' if compact else 'bands'}, got shape {x.shape}")
+        if self._onehot and not compact:
+            x = compact_onehot(x, self.layout)
         mean = np.empty((x.shape[0], self.n_outputs), np.float32)
         sd = np.empty_like(mean) if self.n_members > 1 else None
         for start in range(0, x.shape[0], self.batch_rows):

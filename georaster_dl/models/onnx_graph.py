@@ -3,12 +3,16 @@
 Built with the ``onnx`` package's helpers from the networks' weights (a network holds
 only Input, Dense and Dropout layers, see :data:`~georaster_dl.models.bundle.ALLOWED_LAYERS`,
 so no converter is needed) and stored in the model file, so that prediction runs it on
-ONNX Runtime without importing TensorFlow. The graph, for raw feature rows ``features``
-(float32, (n, bands)) as read from the stack::
+ONNX Runtime without importing TensorFlow. The graph, for *compact* feature rows
+``features`` (float32, (n, columns)) as the stack reads them with ``compact=True``: one
+column per band, except one column of positions per one-hot feature (see
+:func:`~georaster_dl.features.registry.code_positions`)::
 
     value transforms   columns of each transform gathered, transformed, concatenated
     clip, standardise  min(max(x, low), high) - mean) * scale   (per band)
-    members            Dense layers (first layer of all members as one MatMul)
+    first layer        x @ W + the W rows of each one-hot position (a Gather, not a product
+                       with 0/1 columns: Cloncurry's 87 geology bands cost one row lookup)
+    members            Dense layers (first layer of all members as one)
     outputs            mean (n, outputs) in target units; sd (n, outputs) for ensembles
 
 The value transforms reorder the columns (transformed groups after the untouched ones);
@@ -146,18 +150,19 @@ def _activation(g: _Graph, x: str, name: str) -> str:
     raise ValueError(f"activation {name!r} has no ONNX equivalent here")
 
 
-def _preprocess(g: _Graph, bands: list[dict], steps: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
-    """Value transforms, clipping and standardisation; returns the output and the band order."""
+def _preprocess(g: _Graph, x_in: str, bands: list[dict], steps: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
+    """Value transforms, clipping and standardisation of the columns ``x_in`` (of ``bands``);
+    returns the output and its order of the bands."""
     groups: dict[str | None, list[int]] = {}
     for j, b in enumerate(bands):
         t = b.get("transform")
         groups.setdefault(t if t in VALUE_TRANSFORMS else None, []).append(j)
     order = np.arange(len(bands))
-    x = INPUT
+    x = x_in
     if len(groups) > 1 or None not in groups:
         parts, order_parts = [], []
         for t, cols in groups.items():
-            part = g.op("Gather", INPUT, g.const(cols, np.int64), axis=1)
+            part = g.op("Gather", x_in, g.const(cols, np.int64), axis=1)
             parts.append(part if t is None else VALUE_TRANSFORMS[t](g, part, [bands[j] for j in cols]))
             order_parts.append(cols)
         order = np.concatenate(order_parts)
@@ -169,14 +174,45 @@ def _preprocess(g: _Graph, bands: list[dict], steps: dict[str, np.ndarray]) -> t
     return x, order
 
 
-def _dense(g: _Graph, x: str, layer: DenseLayer, kernel: np.ndarray | None = None) -> str:
-    y = g.op("MatMul", x, g.const(layer.kernel if kernel is None else kernel))
+def _dense(g: _Graph, x: str, layer: DenseLayer) -> str:
+    y = g.op("MatMul", x, g.const(layer.kernel))
     if layer.bias is not None:
         y = g.op("Add", y, g.const(layer.bias[None]))
     return y
 
 
-def build_graph(preprocess, members: list[list[DenseLayer]], target: dict | None) -> bytes:
+def _first_layer(g: _Graph, preprocess, layout: list[tuple | None], kernel: np.ndarray,
+                 bias: np.ndarray | None) -> str:
+    """Preprocessing and the first layer's product (before its activation) for compact rows."""
+    starts = np.cumsum([0] + [1 if codes is None else len(codes) for codes in layout])
+    if starts[-1] != len(preprocess.bands) or starts[-1] != kernel.shape[0]:
+        raise ValueError(f"layout of {starts[-1]} bands for a model of {len(preprocess.bands)}")
+    dense = [j for j, codes in enumerate(layout) if codes is None]
+    bands = starts[dense]  # the band of each plain column
+    terms = []
+    if dense:
+        x_in = INPUT if len(dense) == len(layout) else g.op("Gather", INPUT, g.const(dense, np.int64), axis=1)
+        steps = {k: v[bands] for k, v in preprocess.elementwise().items()}
+        x, order = _preprocess(g, x_in, [preprocess.bands[b] for b in bands], steps)
+        terms.append(g.op("MatMul", x, g.const(kernel[bands][order])))
+    for j, codes in enumerate(layout):
+        if codes is None:
+            continue
+        # position p (-1: unseen code) -> row p + 1 of [0; the group's kernel rows]
+        rows = np.concatenate([np.zeros((1, kernel.shape[1]), np.float32), kernel[starts[j]:starts[j + 1]]])
+        column = g.op("Gather", INPUT, g.const(j, np.int64), axis=1)
+        index = g.op("Cast", g.op("Add", column, g.const(1.0)), to=7)
+        terms.append(g.op("Gather", g.const(rows), index, axis=0))
+    h = terms[0]
+    for term in terms[1:]:
+        h = g.op("Add", h, term)
+    if bias is not None:
+        h = g.op("Add", h, g.const(bias[None]))
+    return h
+
+
+def build_graph(preprocess, members: list[list[DenseLayer]], target: dict | None,
+                layout: list[tuple | None] | None = None) -> bytes:
     """The serialised ONNX model of a bundle's forward pass.
 
     Parameters
@@ -187,23 +223,25 @@ def build_graph(preprocess, members: list[list[DenseLayer]], target: dict | None
         Each ensemble member's Dense layers (see :func:`dense_layers`).
     target : dict or None
         Regression target scaling ``{"mean", "std"}``: outputs are mapped back to units.
+    layout : list, optional
+        Per compact column: None for a band, the codes of a one-hot feature for a column of
+        positions (:attr:`~georaster_dl.stack.Stack.compact_layout`); default: every band.
 
     Returns
     -------
     bytes
-        An ONNX model with input ``features`` (float32, (n, bands)) and outputs ``mean``
+        An ONNX model with input ``features`` (float32, (n, columns)) and outputs ``mean``
         and, for more than one member, ``sd`` (float32, (n, outputs)).
     """
     from onnx import TensorProto, helper
 
-    g = _Graph()
-    x, order = _preprocess(g, preprocess.bands, preprocess.elementwise())
+    layout = layout if layout is not None else [None] * len(preprocess.bands)
     firsts = [m[0] for m in members]
-    # The first layer of every member in one MatMul (reads the rows once), its rows permuted
-    # like the columns of x; then each member on its own share of the columns.
-    first = DenseLayer(np.concatenate([f.kernel for f in firsts], axis=1)[order],
-                       None if firsts[0].bias is None else np.concatenate([f.bias for f in firsts]), "linear")
-    hidden = _dense(g, x, first)
+    g = _Graph()
+    # The first layer of every member at once (reads the rows once); then each member on its
+    # own share of the columns.
+    hidden = _first_layer(g, preprocess, layout, np.concatenate([f.kernel for f in firsts], axis=1),
+                          None if firsts[0].bias is None else np.concatenate([f.bias for f in firsts]))
     widths = np.cumsum([0] + [f.kernel.shape[1] for f in firsts])
     outs = []
     for m, layers in enumerate(members):
@@ -230,9 +268,8 @@ def build_graph(preprocess, members: list[list[DenseLayer]], target: dict | None
     g.nodes.append(helper.make_node("Identity", [mean], ["mean"], name="out_mean"))
     if sd is not None:
         g.nodes.append(helper.make_node("Identity", [sd], ["sd"], name="out_sd"))
-    n_bands = len(preprocess.bands)
     graph = helper.make_graph(g.nodes, "georaster_dl_forward",
-                              [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["n", n_bands])],
+                              [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["n", len(layout)])],
                               graph_outputs, g.initializers)
     model = helper.make_model(graph, producer_name="georaster_dl", opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
