@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rasterio
 
@@ -29,6 +30,9 @@ from georaster_dl.io.qml import qml_path, write_qml
 from georaster_dl.io.writer import GeoTIFFWriter, partial_path
 from georaster_dl.progress import info, progress
 from georaster_dl.stack import check_override_categories
+
+if TYPE_CHECKING:  # imported lazily at run time: it pulls in ONNX Runtime
+    from georaster_dl.engine.worker import WindowPredictor
 
 #: Windows between two checkpoints of the resume journal.
 CHECKPOINT_EVERY = 8
