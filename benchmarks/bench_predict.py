@@ -1,17 +1,21 @@
-"""End-to-end prediction throughput and memory, against a GDAL-plus-TensorFlow reference.
+"""End-to-end prediction throughput and memory, against GDAL-plus-forward-pass references.
 
-Three measurements (issue 5):
+Three measurements (issues 5 and 12):
 
 1. ``pipeline``: a synthetic DEM -> 8 inputs (dem, slope, aspect, roughness, TRI, TPI r=3,
    TPI r=10, hillshade) -> a 64-64 dense network -> a one-band ZSTD GeoTIFF, through
-   ``georaster-dl predict`` (a fresh process, start-up included). In the same run, the
-   reference: max(wall time of ``gdal_translate`` of the DEM to the same codec,
+   ``georaster-dl predict`` (a fresh process, start-up included). In the same run, two
+   references: max(wall time of ``gdal_translate`` of the DEM to the same codec,
    (CPU seconds of ``gdaldem`` computing those terrain features one by one + CPU seconds
-   of a compiled TensorFlow forward pass of the same network alone) / cores).
+   of a forward pass of the same network alone) / cores), the forward pass being
+   TensorFlow's, compiled with XLA (issue 5's reference), or ONNX Runtime's (ours).
 2. ``memory``: peak RSS of ``predict`` on a small and a large DEM (the engine keeps a
-   bounded number of windows in flight, so the two should be close).
+   bounded number of windows in flight, so the two should be close), and the RSS of
+   dask.distributed worker processes once they have predicted (model loaded once each).
 3. ``cloncurry``: ``predict`` of a prospectivity model trained on ../shared/data/cloncurry,
-   whole process timed, peak RSS.
+   whole process timed, peak RSS, seconds to the first progress line; in the same run the
+   I/O floor: a fresh Python process reading the three inputs with rasterio and writing
+   one float32 ZSTD GeoTIFF of the grid.
 
 Usage::
 
@@ -87,16 +91,35 @@ def dem_model(size: int) -> tuple[Path, Path]:
     return dem, model
 
 
-def forward_cpu_seconds(model: Path, rows: int) -> float:
-    """CPU seconds of the compiled forward pass alone on ``rows`` rows (in a fresh process)."""
-    code = ("import sys, numpy as np; from georaster_dl.models.bundle import load_bundle;"
-            "from georaster_dl.models.forward import Forward;"
-            "f = Forward(load_bundle(sys.argv[1])); n = int(sys.argv[2]); x = np.random.default_rng(0)"
-            ".normal(size=(262144, 8)).astype('float32'); f(x);"  # trace and warm up outside the timing
-            "import resource, time; r0 = resource.getrusage(resource.RUSAGE_SELF);"
-            "[f(x) for _ in range(n // 262144)];"
-            "r1 = resource.getrusage(resource.RUSAGE_SELF);"
-            "print(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)")
+#: The forward pass of issue 5's reference: TensorFlow, the elementwise preprocessing (clip,
+#: standardise: all this model uses) and the network in one function compiled with XLA.
+TF_FORWARD = """
+import tensorflow as tf
+from georaster_dl.models.bundle import load_bundle
+bundle = load_bundle(sys.argv[1])
+s = bundle.preprocess.elementwise()
+net = bundle.networks[0]
+run = tf.function(lambda x: net((tf.clip_by_value(x, s["low"], s["high"]) - s["mean"]) * s["scale"], training=False),
+                  input_signature=[tf.TensorSpec([None, 8], tf.float32)], jit_compile=True)
+f = lambda x: run(x).numpy()
+"""
+#: The forward pass predict runs: ONNX Runtime on the model's graph.
+ORT_FORWARD = """
+from georaster_dl.models.bundle import load_bundle
+from georaster_dl.models.forward import Forward
+f = Forward(load_bundle(sys.argv[1], networks=False), threads=1)  # as each window worker runs it
+"""
+
+
+def forward_cpu_seconds(model: Path, rows: int, setup: str) -> float:
+    """CPU seconds of a forward pass (``setup`` defines ``f``) alone on ``rows`` rows, in
+    batches of 262,144, in a fresh process."""
+    code = ("import sys, numpy as np\n" + setup +
+            "\nn = int(sys.argv[2]); x = np.random.default_rng(0).normal(size=(262144, 8)).astype('float32'); f(x)"
+            "\nimport resource; r0 = resource.getrusage(resource.RUSAGE_SELF)"  # traced and warm before timing
+            "\n[f(x) for _ in range(n // 262144)]"
+            "\nr1 = resource.getrusage(resource.RUSAGE_SELF)"
+            "\nprint(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)")
     out = subprocess.run([sys.executable, "-c", code, str(model), str(rows)], capture_output=True, text=True,
                          check=True)
     return float(out.stdout.strip().splitlines()[-1])
@@ -112,13 +135,16 @@ def pipeline(size: int) -> dict:
                               str(WORK / "translated.tif")])
     gdaldem_cpu = sum(run_measured(["gdaldem", args[0], "-q", str(dem), str(WORK / "gdaldem.tif")])["cpu_s"]
                       for args in GDALDEM)
-    tf_cpu = forward_cpu_seconds(model, size * size)
+    tf_cpu = forward_cpu_seconds(model, size * size, TF_FORWARD)
+    ort_cpu = forward_cpu_seconds(model, size * size, ORT_FORWARD)
     cores = os.cpu_count() or 1
     reference = max(translate["wall_s"], (gdaldem_cpu + tf_cpu) / cores)
+    reference_ort = max(translate["wall_s"], (gdaldem_cpu + ort_cpu) / cores)
     mpx = size * size / 1e6
     return {"size": size, "ours": ours, "mpx_per_s": mpx / ours["wall_s"], "gdal_translate_s": translate["wall_s"],
-            "gdaldem_cpu_s": gdaldem_cpu, "tf_forward_cpu_s": tf_cpu, "reference_s": reference,
-            "ratio_to_reference": ours["wall_s"] / reference}
+            "gdaldem_cpu_s": gdaldem_cpu, "tf_forward_cpu_s": tf_cpu, "ort_forward_cpu_s": ort_cpu,
+            "reference_s": reference, "ratio_to_reference": ours["wall_s"] / reference,
+            "reference_ort_s": reference_ort, "ratio_to_reference_ort": ours["wall_s"] / reference_ort}
 
 
 def memory(small: int, large: int) -> dict:
@@ -127,7 +153,47 @@ def memory(small: int, large: int) -> dict:
         _, model = dem_model(size)
         result[size] = run_measured(CLI + ["predict", str(model), str(WORK / f"mem_{size}.tif"), "--overwrite"])
     result["large_over_small_rss"] = result[large]["peak_rss_mib"] / result[small]["peak_rss_mib"]
+    result["dask_worker_rss_mib"] = dask_worker_rss(dem_model(small)[1])
     return result
+
+
+def dask_worker_rss(model: Path) -> list[float]:
+    """RSS (MiB) of each process of a 2-worker LocalCluster after it predicted ``model``."""
+    import psutil
+    from distributed import Client, LocalCluster
+
+    from georaster_dl.prediction import predict
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        predict(model, WORK / "mem_cluster.tif", scheduler=client, overwrite=True)
+        rss = client.run(lambda: psutil.Process().memory_info().rss / 2**20)
+    return sorted(rss.values())
+
+
+#: The I/O floor of Cloncurry: read the three inputs, write one float32 ZSTD GeoTIFF of the grid.
+IO_FLOOR = """
+import sys, numpy as np, rasterio
+arrays, profile = [], None
+for path in sys.argv[2:]:
+    with rasterio.open(path) as src:
+        arrays.append(src.read(1))
+        profile = profile or src.profile  # the grid is the first input's (breccia)
+profile.update(driver="GTiff", count=1, dtype="float32", nodata=float("nan"), tiled=True, blockxsize=512,
+               blockysize=512, compress="zstd", zstd_level=1, predictor=3)
+with rasterio.open(sys.argv[1], "w", **profile) as dst:
+    dst.write(arrays[0].astype(np.float32), 1)
+"""
+
+
+def first_line_seconds(cmd: list[str]) -> float:
+    """Seconds from starting ``cmd`` (with --json-progress) to its first progress line."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc.stdout.readline()
+    seconds = time.perf_counter() - start
+    proc.communicate()
+    return seconds
 
 
 def cloncurry() -> dict:
@@ -140,7 +206,13 @@ def cloncurry() -> dict:
     if not model.exists():
         subprocess.run(CLI + ["train", "--task", "prospectivity", "--spec", str(spec), "--labels",
                               str(data / "IOCG_Deposits.shp"), "--seed", "0", "--out", str(model)], check=True)
-    return run_measured(CLI + ["predict", str(model), str(WORK / "cloncurry.tif"), "--overwrite"])
+    ours = run_measured(CLI + ["predict", str(model), str(WORK / "cloncurry.tif"), "--overwrite"])
+    inputs = [data / name for name in ("Dist2Breccia.tif", "FaultDensity.tif", "StratNo.tif")]
+    floor = run_measured([sys.executable, "-c", IO_FLOOR, str(WORK / "cloncurry_floor.tif"), *map(str, inputs)])
+    first = first_line_seconds(CLI + ["--json-progress", "predict", str(model), str(WORK / "cloncurry.tif"),
+                                          "--overwrite"])
+    return {"ours": ours, "io_floor": floor, "ratio_to_io_floor": ours["wall_s"] / floor["wall_s"],
+            "first_progress_line_s": first}
 
 
 def main() -> None:

@@ -16,6 +16,12 @@ loads only when a model is used)::
 from __future__ import annotations
 
 import importlib
+import os
+
+# ONNX Runtime 1.32's Linux wheels start a telemetry uploader when first imported, which also
+# writes a ``.ses`` file into TMPDIR: a mapping tool writes only where it is told to and sends
+# nothing anywhere. Set before any of our modules can import onnxruntime (workers included).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 __version__ = "0.1.0"
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from georaster_dl.errors import LabelError, UserInputError, closest, one_of
-from georaster_dl.io.writer import check_output_path
+from georaster_dl.io.files import check_output_path
 from georaster_dl.metrics import (area_metrics, landform_metrics, negative_mask, plain_json, regression_metrics,
                                   roc_points, write_metrics)
 from georaster_dl.models.bundle import ModelBundle, load_bundle
@@ -72,10 +72,12 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
     >>> round(m["evaluation"]["auc"], 2)                      # doctest: +SKIP
     0.84
     """
+    bundle = model if isinstance(model, ModelBundle) else load_bundle(model, networks=False)
+    used = [*(i.path for i in bundle.spec.with_inputs(inputs or {}).inputs.values()),
+            *([] if hasattr(labels, "rows") else [labels]), *([] if isinstance(model, ModelBundle) else [model])]
     for path, what in ((metrics_path, "metrics file"), (report_path, "report")):
         if path is not None:
-            check_output_path(path, overwrite, what=what)
-    bundle = model if isinstance(model, ModelBundle) else load_bundle(model)
+            check_output_path(path, overwrite, what=what, inputs=used)
     label_field = label_field or (bundle.options.get("training") or {}).get("label_field")
     with Stack(bundle.spec.with_inputs(inputs or {}), prepare=False) as stack:
         bundle.check_bands(stack.band_names, bool(inputs))

@@ -145,10 +145,7 @@ def plain_json(obj: Any) -> Any:
 
 def write_metrics(path: str | os.PathLike, doc: dict, overwrite: bool = False) -> Path:
     """Write metrics as standard JSON (NaN as null, sorted keys), atomically."""
-    from georaster_dl.io.writer import check_output_path, partial_path
+    from georaster_dl.io.files import check_output_path, write_atomic
 
     path = check_output_path(path, overwrite, what="metrics file")
-    partial = partial_path(path)
-    partial.write_text(json.dumps(plain_json(doc), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_atomic(path, json.dumps(plain_json(doc), indent=1, sort_keys=True) + "\n", overwrite)

@@ -4,6 +4,10 @@ The model's StackSpec is re-derived window by window (input paths overridable by
 name); each window's features go through the compiled forward pass in bounded
 batches; a single writer puts results into tiled GeoTIFFs in window order. At most a
 few windows are in flight, so memory does not grow with the raster.
+
+Start-up is kept short (the QGIS plugin shows progress from the first line): the feature
+kernels (numba), the stack and ONNX Runtime are imported after "loading model" is
+printed, and TensorFlow never is.
 """
 
 from __future__ import annotations
@@ -13,17 +17,16 @@ from pathlib import Path
 
 import rasterio
 
-from georaster_dl.engine.device import select_device
-from georaster_dl.engine.journal import Journal, OutputLock, require_journal, truncate_to
+from georaster_dl.engine.device import check_device, select_device
+from georaster_dl.engine.journal import (Journal, OutputLock, discard_interrupted_run, journal_path,
+                                         require_journal, truncate_to)
 from georaster_dl.engine.outputs import OutputFile, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
-from georaster_dl.engine.worker import (WindowPredictor, auto_window, model_classes, predict_window_task,
-                                        windows_in_flight)
 from georaster_dl.errors import Interrupted, OutputError, UserInputError
-from georaster_dl.export import spec_hash
 from georaster_dl.grid import check_window_size
-from georaster_dl.io.qml import write_qml
-from georaster_dl.io.writer import GeoTIFFWriter, check_output_path
+from georaster_dl.io.files import absolute, check_free, check_output_path, is_regular_file
+from georaster_dl.io.qml import qml_path, write_qml
+from georaster_dl.io.writer import GeoTIFFWriter, partial_path
 from georaster_dl.progress import info, progress
 
 #: Windows between two checkpoints of the resume journal.
@@ -55,7 +58,10 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         would hold more than 128 MiB of features (one-hot inputs count as one band).
     workers : int, optional
         Windows computed at once (default: CPU count).
-    device : {'auto', 'cpu', 'gpu'}
+    device : {'auto', 'cpu', 'gpu', 'cuda'}
+        Where ONNX Runtime runs the network: ``auto`` takes its CUDA provider when
+        installed (``onnxruntime-gpu``) and falls back to the CPU; ``gpu`` (``cuda``)
+        refuses to run without a GPU.
     scheduler : str or distributed.Client, optional
         A dask.distributed scheduler address (``tcp://host:8786``) or client; windows then
         run on the cluster's workers, each loading the model once.
@@ -75,10 +81,12 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
     """
     if window is not None:
         check_window_size(window)
-    out = check_output_path(out, overwrite).resolve()
+    out = absolute(check_output_path(out, overwrite, inputs=[model]))
     with OutputLock(out), rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):  # the lock first: a second run is refused at once
         if resume:
-            require_journal(out)  # before TensorFlow, the model and the inputs are loaded
+            require_journal(out)  # before the model and the inputs are loaded
+        else:
+            discard_interrupted_run(out, overwrite)
         written, files = _predict_locked(model, out, inputs or {}, window, workers, device, scheduler, bands,
                                          overwrite, resume, compress, overviews)
     for f in files:
@@ -91,32 +99,43 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
 def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers: int | None, device: str, scheduler,
                     bands, overwrite: bool, resume: bool, compress: str,
                     overviews: bool) -> tuple[list[Path], list[OutputFile]]:
+    info(f"loading model {model}")
+    from georaster_dl.engine.worker import WindowPredictor, auto_window, model_classes
+    from georaster_dl.export import spec_hash
     from georaster_dl.models.bundle import load_bundle
 
-    used = select_device(device)
-    bundle = load_bundle(model)
+    providers = select_device(device)
+    bundle = load_bundle(model, networks=False)
     files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
+    overrides = {k: str(absolute(v)) for k, v in inputs.items()}
+    used_inputs = [model, *(i.path for i in bundle.spec.with_inputs(overrides).inputs.values())]
     for f in files:
-        check_output_path(f.path, overwrite)
-    overrides = {k: str(Path(v).expanduser().resolve()) for k, v in inputs.items()}
-    predictor = WindowPredictor(bundle, overrides)
+        check_output_path(f.path, overwrite, inputs=used_inputs)
+        check_output_path(qml_path(f.path), True, what="style file", inputs=used_inputs)
+        if not resume:
+            check_free(partial_path(f.path))
+    if not resume:
+        check_free(journal_path(out))
+    predictor = WindowPredictor(bundle, overrides, providers)
     try:
+        check_device(device, predictor.forward.device)
         grid = predictor.stack.grid
         window = window or auto_window(len(predictor.stack.compact_layout), grid.height, grid.width)
         windows = list(grid.windows(window))
         workers = workers or os.cpu_count() or 1
-        info(f"predicting {grid.width} x {grid.height} cells in {len(windows)} windows on {used}"
+        info(f"predicting {grid.width} x {grid.height} cells in {len(windows)} windows on {predictor.forward.device}"
              + (" with a dask cluster" if scheduler is not None else f" with {workers} worker(s)"))
         tags = {"model_sha256": bundle.sha256, "spec_sha256": spec_hash(predictor.stack.spec)}
         writers = [GeoTIFFWriter(f.path, grid, len(f.descriptions), f.dtype, f.nodata, descriptions=f.descriptions,
                                  compress=compress, overwrite=overwrite, colormap=f.colormap,
                                  category_names=f.category_names, tags=tags, overviews=overviews) for f in files]
-        journal = Journal(out, {"model_sha256": bundle.sha256, "inputs": sorted(overrides.items()),
+        # a dict, not pairs: it must compare equal after its JSON round trip for --resume
+        journal = Journal(out, {"model_sha256": bundle.sha256, "inputs": dict(sorted(overrides.items())),
                                 "window": window, "bands": [f.descriptions for f in files], "compress": compress,
                                 "grid": grid.to_dict()})
         client = None if scheduler is None else _client(scheduler)  # before any file is touched
         start = _open_writers(writers, journal, resume)
-        _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides)
+        _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides, providers)
     finally:
         predictor.close()
     return _finish(writers, journal, len(windows)), files
@@ -131,7 +150,7 @@ def _finish(writers: list[GeoTIFFWriter], journal: Journal, n_windows: int) -> l
             w.finish()
     except KeyboardInterrupt:
         for w in writers:  # every window is in the partial files: keep them, closed, for --resume
-            w.final.unlink(missing_ok=True)
+            w.discard_copy()
             w.suspend()
         journal.checkpoint(n_windows, {w.partial.name: w.partial.stat().st_size for w in writers})
         raise Interrupted(f"stopped while finishing the outputs; what was computed is kept in {writers[0].partial}; "
@@ -165,10 +184,10 @@ def _open_writers(writers: list[GeoTIFFWriter], journal: Journal, resume: bool) 
         if not resume:
             for w in writers:
                 w.open()
-            journal.start()
+            journal.start([w.partial.name for w in writers])
             return 0
         start, sizes = journal.last_checkpoint()
-        missing = [str(w.partial) for w in writers if not w.partial.exists()]
+        missing = [str(w.partial) for w in writers if not is_regular_file(w.partial)]
         if missing:
             raise OutputError(f"--resume: {missing[0]} is missing; run again without --resume")
         if sizes and set(sizes) != {w.partial.name for w in writers}:
@@ -191,7 +210,9 @@ def _open_writers(writers: list[GeoTIFFWriter], journal: Journal, resume: bool) 
 
 
 def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoTIFFWriter], journal: Journal,
-         windows: list, start: int, workers: int, client, model, overrides: dict) -> None:
+         windows: list, start: int, workers: int, client, model, overrides: dict, providers: list[str]) -> None:
+    from georaster_dl.engine.worker import predict_window_task, windows_in_flight
+
     state = {"done": start}
 
     def consume(i: int, w, result: dict) -> None:
@@ -209,7 +230,8 @@ def _run(predictor: WindowPredictor, files: list[OutputFile], writers: list[GeoT
                 in_flight = windows_in_flight(workers, len(predictor.stack.compact_layout), int(windows[0].width))
                 run_local(windows, lambda w: predictor(w, files), consume, workers, in_flight, start)
             else:
-                args = (str(Path(model).resolve()), predictor.bundle.sha256, tuple(sorted(overrides.items())), files)
+                args = (str(absolute(model)), predictor.bundle.sha256, tuple(sorted(overrides.items())),
+                        tuple(providers), files)
                 run_distributed(client, windows, predict_window_task, args, consume, 2 * _n_workers(client), start)
     except KeyboardInterrupt:
         journal.checkpoint(state["done"], {wr.partial.name: wr.suspend() for wr in writers})

@@ -30,6 +30,16 @@ def info(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """Warn once per process: ``warning: message`` on stderr (the QGIS plugin shows it as a warning)."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 class Progress:
     """Counts work done in one stage; use :func:`progress` to create one."""
 

@@ -5,8 +5,8 @@ its logging is initialised, so ``TF_CPP_MIN_LOG_LEVEL`` does not hold them back;
 would break the CLI's promise of one ``error:`` line on stderr. The import runs with
 file descriptor 2 pointed at an anonymous temporary file; afterwards every captured line
 is written back except those ``TF_CPP_MIN_LOG_LEVEL`` (default 2 in the CLI; unset, it
-hides nothing) asks to hide. The CLI commands call it first; ``predict`` calls it through
-:func:`~georaster_dl.engine.device.select_device`, once its output lock is held.
+hides nothing) asks to hide. The training commands call it first; loading the networks of a
+model file calls it (prediction does not load them, see :mod:`georaster_dl.models.bundle`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from georaster_dl.io.writer import check_output_path, partial_path
+from georaster_dl.io.files import check_output_path, write_atomic
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -54,10 +54,7 @@ def write_report(path: str | os.PathLike, bundle, metrics: dict[str, Any], thumb
     parts.append(_provenance(bundle))
     doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
            f"<style>{_CSS}</style></head><body>{''.join(p for p in parts if p)}</body></html>\n")
-    partial = partial_path(path)
-    partial.write_text(doc, encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_atomic(path, doc, overwrite)
 
 
 def _summary(bundle, metrics: dict) -> str:

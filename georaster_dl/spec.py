@@ -16,15 +16,18 @@ A StackSpec is a small YAML or JSON document (or the equivalent dict)::
       - mag
       - geology.onehot
       - faults.distance
+      - dem: curvature,tpi:radius=30   # an input's features in the command-line syntax
 
 It is stored inside every model bundle, so prediction re-derives exactly the
 features a network was trained on. Relative paths resolve against the folder of
-the spec file. YAML is always loaded with ``yaml.safe_load``.
+the spec file. YAML is always loaded with the safe loader, within the bounds of
+:mod:`georaster_dl.io.documents`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -34,6 +37,8 @@ from typing import Any
 import yaml
 
 from georaster_dl.errors import SpecError, closest, one_of
+from georaster_dl.io.documents import load_yaml, read_text
+from georaster_dl.io.files import absolute
 from georaster_dl.models.preprocess import TRANSFORMS, parse_transform
 
 INPUT_KINDS = ("continuous", "categorical", "vector")
@@ -41,12 +46,19 @@ CONTINUOUS_RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczo
 CATEGORICAL_RESAMPLING = ("nearest", "mode")
 VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".kml", ".gml")
 
+#: Most features a spec may list.
+MAX_FEATURES = 1000
+#: Most cells along a grid's side (GDAL's limit).
+MAX_GRID_CELLS = 2**31 - 1
+
 _TOP_KEYS = ("grid", "inputs", "features", "transforms", "edges")
 _GRID_KEYS = ("reference", "crs", "resolution", "bounds")
 _INPUT_KEYS = ("path", "band", "kind", "resampling", "nodata", "crs", "layer", "attribute",
                "categories", "transform", "z_factor")
 _EDGE_MODES = ("nodata", "extrapolate")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Commas between features, not inside parentheses: "slope,tpi(radius=5,shape=disk),aspect".
+_LIST_SPLIT = re.compile(r",(?![^()]*\))")
 _FEATURE_RE = re.compile(r"^(?P<input>[A-Za-z_]\w*)(?:\.(?P<feature>[A-Za-z_]\w*)(?:\((?P<args>[^()]*)\))?)?$")
 
 
@@ -191,7 +203,7 @@ class StackSpec:
             if name not in inputs:
                 raise SpecError(f"--input {name}=...: the spec has no input named {name!r}"
                                 f"{closest(name, inputs)}; its inputs are {one_of(inputs)}")
-            inputs[name] = replace(inputs[name], path=str(Path(path).expanduser().resolve()))
+            inputs[name] = replace(inputs[name], path=str(absolute(path)))
         return replace(self, inputs=inputs)
 
     def replace_input(self, name: str, **changes: Any) -> StackSpec:
@@ -225,17 +237,38 @@ def load_spec(source: str | Path | dict | StackSpec) -> StackSpec:
     else:
         text, where = str(source), "spec"
         path = Path(text).expanduser()
-        if "\n" not in text and (path.suffix.lower() in (".yaml", ".yml", ".json") or os.path.exists(path)):
-            if not path.is_file():
+        if "\n" not in text and (path.suffix.lower() in (".yaml", ".yml", ".json") or os.path.lexists(path)):
+            if not os.path.lexists(path):
                 raise SpecError(f"spec file {text} does not exist: check the path")
-            base_dir, where = path.resolve().parent, str(path)
-            try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                raise SpecError(f"{path} is not a spec (a binary file, not YAML/JSON text); give the spec file "
-                                "that lists the inputs and features") from None
+            base_dir, where = absolute(path).parent, str(path)
+            text = read_text(path, where)
         doc = _parse_text(text, where)
     return _from_dict(doc, base_dir)
+
+
+def parse_feature_list(text: str, input_name: str) -> list[FeatureRef]:
+    """Parse the command-line feature list of one input, e.g. ``slope,tpi:radius=10:shape=annulus,
+    geomorphons(search=20)``: parameters follow the name as ``:key=value`` or ``(key=value,...)``.
+
+    Examples
+    --------
+    >>> [str(r) for r in parse_feature_list("slope,tpi:radius=10,geomorphons(search=20,flat=2)", "dem")]
+    ['dem.slope', 'dem.tpi(radius=10)', 'dem.geomorphons(flat=2,search=20)']
+    """
+    refs = []
+    for item in filter(None, (part.strip() for part in _LIST_SPLIT.split(str(text)))):
+        if "(" not in item and ":" in item:
+            name, *params = item.split(":")
+            item = f"{name}({','.join(params)})"
+        refs.append(FeatureRef.parse(f"{input_name}.{item}"))
+    return refs
+
+
+def _feature_entry(entry: Any) -> list[FeatureRef]:
+    """One entry of a spec's ``features``: a reference, or ``{input: command-line feature list}``."""
+    if isinstance(entry, dict):
+        return [ref for name, text in entry.items() for ref in parse_feature_list(text, str(name))]
+    return [FeatureRef.parse(entry)]
 
 
 def parse_params(args: str, where: str) -> tuple[tuple[str, Any], ...]:
@@ -250,12 +283,7 @@ def parse_params(args: str, where: str) -> tuple[tuple[str, Any], ...]:
 
 
 def _parse_text(text: str, where: str) -> dict:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        raise SpecError(f"{where}: not a valid YAML/JSON spec ({first}); "
-                        "note that Python tags such as !!python/object are never loaded") from None
+    doc = load_yaml(text, where)
     if not isinstance(doc, dict):
         raise SpecError(f"{where}: a spec must be a mapping with 'grid', 'inputs' and 'features'")
     return doc
@@ -279,7 +307,10 @@ def _from_dict(doc: dict, base_dir: Path) -> StackSpec:
     raw_features = doc["features"]
     if not isinstance(raw_features, list) or not raw_features:
         raise SpecError("spec: 'features' must be a non-empty list such as ['dem', 'dem.slope']")
-    features = tuple(FeatureRef.parse(f) for f in raw_features)
+    features = tuple(ref for entry in raw_features for ref in _feature_entry(entry))
+    if len(features) > MAX_FEATURES:
+        raise SpecError(f"spec: {len(features):,} features listed, more than {MAX_FEATURES:,}; a network takes "
+                        "tens of features (one-hot inputs count as one)")
     for f in features:
         if f.input not in inputs:
             raise SpecError(f"features: {str(f)!r} names input {f.input!r}, which is not among the inputs"
@@ -350,7 +381,7 @@ def _input(name: str, value: Any, base_dir: Path) -> InputSpec:
     z_factor = value.get("z_factor", 1.0)
     if not _is_number(z_factor) or z_factor <= 0:
         raise SpecError(f"{where}.z_factor: must be a positive number, got {z_factor!r}")
-    return InputSpec(name=name, path=str(path.resolve()), kind=kind, band=band, resampling=resampling,
+    return InputSpec(name=name, path=str(absolute(path)), kind=kind, band=band, resampling=resampling,
                      nodata=nodata, crs=value.get("crs"), layer=value.get("layer"),
                      attribute=value.get("attribute"),
                      categories=tuple(categories) if categories is not None else None,
@@ -378,6 +409,12 @@ def _grid(value: Any, inputs: dict[str, InputSpec]) -> GridSpec:
     bounds = value["bounds"]
     if not isinstance(bounds, (list, tuple)) or len(bounds) != 4 or not all(_is_number(b) for b in bounds):
         raise SpecError(f"grid.bounds: must be [xmin, ymin, xmax, ymax] in CRS units, got {bounds!r}")
+    (xres, yres), (xmin, ymin, xmax, ymax) = (abs(float(r)) for r in res), (float(b) for b in bounds)
+    cells = ((xmax - xmin) / xres if xres else math.inf, (ymax - ymin) / yres if yres else math.inf)
+    if not all(1 <= n <= MAX_GRID_CELLS for n in cells):
+        raise SpecError(f"grid: resolution {value['resolution']!r} over bounds {list(bounds)!r} gives "
+                        f"{cells[0]:.3g} x {cells[1]:.3g} cells; give a positive cell size smaller than the extent "
+                        f"(xmin < xmax, ymin < ymax) and at most {MAX_GRID_CELLS:,} cells a side")
     return GridSpec(crs=str(value["crs"]), resolution=tuple(float(r) for r in res),
                     bounds=tuple(float(b) for b in bounds))
 
@@ -387,8 +424,9 @@ def _check_transform(value: Any, where: str) -> None:
 
 
 def _is_number(value: Any) -> bool:
-    """A YAML int or float (YAML's true/false are bools, not numbers here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite YAML int or float (YAML's true/false are bools, not numbers here; .nan and .inf
+    are not numbers a parameter can take)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _default_resampling(kind: str) -> str:
@@ -397,8 +435,8 @@ def _default_resampling(kind: str) -> str:
 
 def _scalar(raw: str) -> Any:
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
+        value = load_yaml(raw, "parameter")
+    except SpecError:
         return raw
     if isinstance(value, str):
         try:

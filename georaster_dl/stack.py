@@ -19,6 +19,7 @@ from rasterio.windows import Window
 
 from georaster_dl import features as _features  # noqa: F401  (registers built-in features)
 from georaster_dl.errors import GridError, InputFileError, SpecError, closest, one_of
+from georaster_dl.features.fused import compute_fused, fusable
 from georaster_dl.features.registry import KernelContext, ResolvedFeature, resolve
 from georaster_dl.grid import TILE_SIZE, Grid, cell_sizes_m, pad_window
 from georaster_dl.io.rasters import RasterSource
@@ -161,21 +162,40 @@ class Stack:
         padded = {key: self._read_source(key, pad_window(window, h)) for key, h in halos.items()}
         n_bands = len(self.compact_layout) if compact else len(self.band_names)
         data = np.empty((n_bands, int(window.height), int(window.width)), np.float32)
-        band = 0
-        for f in self.features:
-            key = (f.ref.input, f.definition.source)
-            big, h = halos[key], f.halo
-            values = padded[key][big - h: big - h + int(window.height) + 2 * h,
-                                 big - h: big - h + int(window.width) + 2 * h]
-            n = 1 if compact and f.onehot_codes is not None else len(f.band_names)
-            f.compute_into(values, self._context(f, window, h), data[band:band + n], compact)  # no per-feature copies
-            band += n
+        widths = [1 if compact and f.onehot_codes is not None else len(f.band_names) for f in self.features]
+        starts = np.cumsum([0] + widths[:-1]).tolist()
+
+        def padded_values(key: tuple[str, str], h: int) -> np.ndarray:
+            big = halos[key]
+            return padded[key][big - h: big - h + int(window.height) + 2 * h,
+                               big - h: big - h + int(window.width) + 2 * h]
+
+        fused = self._fused_groups()
+        for key, group in fused.items():  # the 3x3 family of one input in one pass
+            first = self.features[group[0]]
+            compute_fused([self.features[i] for i in group], padded_values(key, 1), self._context(first, window, 1),
+                          data, [starts[i] for i in group])
+        done = {i for group in fused.values() for i in group}
+        for i, f in enumerate(self.features):
+            if i not in done:
+                key = (f.ref.input, f.definition.source)
+                f.compute_into(padded_values(key, f.halo), self._context(f, window, f.halo),
+                               data[starts[i]:starts[i] + widths[i]], compact)  # no per-feature copies
         valid = np.ones(data.shape[1:], bool)
         for plane in data:
             valid &= np.isfinite(plane)
         if nodata_union and not valid.all():
             data *= np.where(valid, np.float32(1), np.float32(np.nan))  # nodata union, without fancy indexing
         return data, valid
+
+    def _fused_groups(self) -> dict[tuple[str, str], list[int]]:
+        """Indices of the features computed by one fused pass, by (input, source): only
+        where an input has two or more features of the 3x3 family."""
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, f in enumerate(self.features):
+            if fusable(f):
+                groups.setdefault((f.ref.input, f.definition.source), []).append(i)
+        return {key: group for key, group in groups.items() if len(group) > 1}
 
     def sample_cells(self, rows: np.ndarray, cols: np.ndarray, block: int = TILE_SIZE) -> np.ndarray:
         """Band values at grid cells (rows, cols), read one ``block``-sized window at a time.

@@ -22,7 +22,7 @@ from georaster_dl.baselines import names as baseline_names
 from georaster_dl.cv import SpatialFolds, spatial_holdout
 from georaster_dl.errors import LabelError, UserInputError
 from georaster_dl.importance import feature_groups, permutation_importance
-from georaster_dl.io.writer import check_output_path
+from georaster_dl.io.files import absolute, check_output_path
 from georaster_dl.metrics import (area_metrics, landform_metrics, mean_sd, negative_mask, plain_json,
                                   prospectivity_metrics, regression_metrics, roc_points, write_metrics)
 from georaster_dl.models.bundle import ModelBundle, file_sha256, library_versions
@@ -35,6 +35,7 @@ from georaster_dl.progress import info, progress
 from georaster_dl.samples import (LabelSet, Samples, background_pool, label_samples, label_summary, read_labels_on,
                                   take_background)
 from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
+from georaster_dl.spec import load_spec
 from georaster_dl.stack import Stack
 
 #: Share of the training samples held out (in spatial blocks) to stop training early.
@@ -107,9 +108,11 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
     settings = TrainSettings(float(background_ratio), float(buffer), int(ensemble), int(seed), int(cv_folds),
                              None if cv_block_size is None else float(cv_block_size), float(cv_buffer))
     settings.check(task)
+    spec = load_spec(spec)
+    used = [*(i.path for i in spec.inputs.values()), *([] if hasattr(labels, "rows") else [labels])]
     for path, what in ((out, "model file"), (metrics_path, "metrics file"), (report_path, "report")):
         if path is not None:
-            check_output_path(path, overwrite, what=what)
+            check_output_path(path, overwrite, what=what, inputs=used)
     with Stack(spec) as stack:
         label_data = read_labels_on(labels, stack, label_field, where, layer)
         labelset = label_samples(stack, label_data, task, label_field)
@@ -126,14 +129,13 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
         maps = run.evaluate(folds, fold_bundles, bundle, metrics, baselines)
         bundle.options = {"network": options.to_dict(), "training": {
             **settings.__dict__, "baselines": bool(baselines), "label_field": label_field, "where": where,
-            "layer": layer,
-            "labels": None if hasattr(labels, "rows") else str(Path(labels).expanduser().resolve()),
+            "layer": layer, "labels": None if hasattr(labels, "rows") else str(absolute(labels)),
             "validation_fraction": VALIDATION_FRACTION}}
         bundle.metrics = plain_json(metrics)
         bundle.input_sha256 = _input_checksums(stack, labels)
         bundle.versions = library_versions()
         if out is not None:
-            bundle.save(out, overwrite=overwrite)
+            bundle.save(out, overwrite=overwrite, check_rows=run.final_samples.x)
             info(f"wrote {out}")
         if metrics_path is not None:
             write_metrics(metrics_path, metrics, overwrite)
@@ -392,7 +394,7 @@ def final_baselines(bundle: ModelBundle) -> tuple[dict[str, Baseline], int]:
 def _input_checksums(stack: Stack, labels) -> dict[str, str]:
     paths = [i.path for i in stack.spec.inputs.values()]
     if not hasattr(labels, "rows"):
-        paths.append(str(Path(labels).expanduser().resolve()))
+        paths.append(str(absolute(labels)))
     return {p: file_sha256(p) for p in paths if Path(p).exists()}
 
 

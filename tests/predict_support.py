@@ -8,6 +8,7 @@ of the stack's own cells.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -45,7 +46,7 @@ def make_bundle(spec, path: Path, task: str = "prospectivity", hidden=(16, 16), 
                              preprocess=preprocess, networks=networks, classes=classes,
                              target={"mean": 10.0, "std": 2.0} if task == "regression" else None,
                              value_range=(5.0, 15.0) if task == "regression" else None)
-        return bundle.save(path, overwrite=True)
+        return bundle.save(path, overwrite=True, check_rows=x)
 
 
 def synthetic_dem(rows: int, cols: int, seed: int = 0, holes: int = 3) -> np.ndarray:
@@ -60,14 +61,15 @@ def synthetic_dem(rows: int, cols: int, seed: int = 0, holes: int = 3) -> np.nda
 
 
 def rewrite_bundle(src: Path, dst: Path, replace: dict[str, bytes] | None = None, add: dict[str, bytes] | None = None,
-                   doc_changes: dict | None = None) -> Path:
-    """Copy a bundle, replacing or adding members; ``doc_changes`` edits model.json with a valid
-    self-checksum, as a careful forger would."""
+                   doc_changes: dict | None = None, drop: tuple[str, ...] = (), drop_keys: tuple[str, ...] = ()) -> Path:
+    """Copy a bundle, replacing, adding or dropping (``drop``) members; ``doc_changes`` and
+    ``drop_keys`` edit model.json with a valid self-checksum, as a careful forger would."""
     with zipfile.ZipFile(src) as zin:
-        items = {i.filename: zin.read(i) for i in zin.infolist()}
-    if doc_changes:
+        items = {i.filename: zin.read(i) for i in zin.infolist() if i.filename not in drop}
+    if doc_changes or drop_keys:
         doc = json.loads(items["model.json"])
-        doc.update(doc_changes)
+        doc.update(doc_changes or {})
+        doc = {k: v for k, v in doc.items() if k not in drop_keys}
         body = {k: v for k, v in doc.items() if k != "content_sha256"}
         doc["content_sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
         items["model.json"] = json.dumps(doc).encode()
@@ -77,6 +79,12 @@ def rewrite_bundle(src: Path, dst: Path, replace: dict[str, bytes] | None = None
         for name, data in items.items():
             zout.writestr(name, data)
     return dst
+
+
+def format1_bundle(src: Path, dst: Path) -> Path:
+    """Copy of bundle ``src`` as georaster_dl wrote it before the ONNX graph was stored (format 1)."""
+    return rewrite_bundle(src, dst, drop=("networks/forward.onnx",),
+                          doc_changes={"format_version": 1}, drop_keys=("forward_graph",))
 
 
 def lambda_bundle(src: Path, dst: Path) -> Path:
@@ -93,3 +101,31 @@ def lambda_bundle(src: Path, dst: Path) -> Path:
     dst.with_suffix(".keras").unlink()
     members = [{"name": m["name"], "sha256": hashlib.sha256(data).hexdigest()} for m in doc["members"]]
     return rewrite_bundle(src, dst, replace={m["name"]: data for m in members}, doc_changes={"members": members})
+
+
+def zip_bytes(items: dict[str, bytes]) -> bytes:
+    """A zip of ``items``, every member deflated (as a bomb's maker would)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in items.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def nested_bomb_bundle(src: Path, dst: Path, inflated: int = 64 << 20) -> Path:
+    """Copy of bundle ``src`` whose first network's ``.keras`` holds a config.json inflating to
+    ``inflated`` bytes, checksums made valid: a few kB that would inflate to a large document."""
+    with zipfile.ZipFile(src) as z:
+        doc = json.loads(z.read("model.json"))
+        name = doc["members"][0]["name"]
+        with zipfile.ZipFile(io.BytesIO(z.read(name))) as inner:
+            items = {i.filename: inner.read(i) for i in inner.infolist()}
+    items["config.json"] = b'{"pad": "' + b" " * inflated + b'"}'
+    data = zip_bytes(items)
+    members = [{"name": m["name"], "sha256": hashlib.sha256(data).hexdigest()} if m["name"] == name else m
+               for m in doc["members"]]
+    rewrite_bundle(src, dst, replace={name: data}, doc_changes={"members": members})
+    with zipfile.ZipFile(dst) as z:  # deflate the outer level too, as a bomb would be
+        outer = {i.filename: z.read(i) for i in z.infolist()}
+    dst.write_bytes(zip_bytes(outer))
+    return dst

@@ -8,9 +8,11 @@ Each QGIS start costs about 1.3-1.9 s on the 2-core test machine.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,10 +23,32 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN_PARENT = REPO / "qgis_plugin"
 PLUGIN = "georaster_dl_qgis"
 SCRIPTS = Path(__file__).with_name("qgis_scripts")
-BACKEND = Path(sys.executable).with_name("georaster-dl")  # the venv's console script
+
+
+
+def _checkout_backend() -> Path:
+    """A ``bin/georaster-dl`` running this checkout's package with the venv's Python.
+
+    The venv's own console script imports whichever checkout the venv was installed from;
+    the plugin strips PYTHONPATH from the backend's environment, so the tests point it at
+    this wrapper (inside a folder laid out like a virtual environment).
+    """
+    folder = Path(tempfile.gettempdir()) / f"georaster_dl_backend_{hashlib.sha1(str(REPO).encode()).hexdigest()[:8]}"
+    script = folder / "bin" / "georaster-dl"
+    text = (f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
+            "from georaster_dl.cli.main import run\nrun()\n")
+    if not script.is_file() or script.read_text() != text:
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(text)
+        script.chmod(0o755)
+    return script
+
+
+BACKEND = _checkout_backend()
 SETTING_KEY = "Processing/Configuration/GEORASTER_DL_COMMAND"
 ALGORITHMS = ("terrain_features", "geomorphons", "stack_rasters", "train_landforms", "classify_landforms",
-              "train_prospectivity", "map_prospectivity", "train_regression", "predict", "evaluate")
+              "train_prospectivity", "map_prospectivity", "train_regression", "predict", "evaluate",
+              "describe_model")
 
 
 def _qgis_importable() -> bool:

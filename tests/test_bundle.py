@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import write_raster
-from predict_support import lambda_bundle, make_bundle, rewrite_bundle
+from predict_support import format1_bundle, lambda_bundle, make_bundle, nested_bomb_bundle, rewrite_bundle, zip_bytes
 
 from georaster_dl.errors import ModelFileError, OutputError
 from georaster_dl.models import bundle as bundle_module
@@ -170,13 +171,145 @@ def test_describe_bundle_is_readable_and_json_is_complete(saved):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"band_kinds": None}, "lacks or garbles an entry"),
-    ({"preprocess": {"bands": [{"name": "x", "transform": "clip"}]}}, "lacks or garbles an entry"),
-    ({"preprocess": {"bands": [{"name": "x"}]}}, "different bands for the network and its scaling"),
-    ({"members": ["networks/member_00.keras"]}, "lists no or invalid network members"),
+    ({"band_kinds": None}, "not a valid model file: model.json entry 'band_kinds' should be a list, not null"),
+    ({"preprocess": {"bands": [{"name": "x", "kind": "continuous", "transform": "clip"}]}},
+     "lacks or garbles an entry"),
+    ({"preprocess": {"bands": [{"name": "x", "kind": "continuous"}]}}, "different bands for the network and its scaling"),
+    ({"members": ["networks/member_00.keras"]}, "entry 'members\\[0\\]' should be a mapping, not text"),
+    ({"versions": "1.0"}, "not a valid model file: model.json entry 'versions' should be a mapping, not text"),
+    ({"task": 3}, "entry 'task' should be text, not a number"),
+    ({"spec": {"inputs": {"dem": {"kind": "continuous"}}, "features": ["dem"]}},
+     "entry 'spec.inputs.dem.path' is missing"),
 ])
 def test_a_garbled_model_json_is_a_clear_model_file_error(saved, tmp_path, changes, message):
     # model.json's own checksum is recomputed by the forger: only the shape checks stand in the way.
     bad = rewrite_bundle(saved, tmp_path / "garbled.gdl", doc_changes=changes)
     with pytest.raises(ModelFileError, match=message):
         load_bundle(bad)
+
+
+def _load_peak(path: Path) -> tuple[str, int]:
+    """The error loading ``path`` gives, and the peak of Python memory allocated meanwhile."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError) as err:
+            load_bundle(path)
+        return str(err.value), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_nested_zip_bomb_is_refused_before_it_inflates(saved, tmp_path):
+    bomb = nested_bomb_bundle(saved, tmp_path / "bomb.gdl", inflated=256 << 20)
+    assert bomb.stat().st_size < 600_000  # a quarter of a GiB inside
+    message, peak = _load_peak(bomb)
+    assert "not a valid model file: networks/member_00.keras: config.json inflates to 268,435,467 bytes" in message
+    assert peak < 16 << 20
+
+
+@pytest.mark.parametrize("name, size", [("model.json", 40 << 20), ("networks/member_00.keras", 20 << 20)])
+def test_an_outer_member_too_large_or_too_compressed_is_refused_unread(saved, tmp_path, name, size):
+    with zipfile.ZipFile(saved) as z:
+        items = {i.filename: z.read(i) for i in z.infolist()}
+    items[name] = b"\0" * size
+    (tmp_path / "bomb.gdl").write_bytes(zip_bytes(items))
+    message, peak = _load_peak(tmp_path / "bomb.gdl")
+    assert f"not a valid model file: {name} inflates to {size:,} bytes" in message
+    assert peak < 8 << 20
+
+
+def test_too_many_members_are_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        items = {i.filename: z.read(i) for i in z.infolist()}
+    items.update({f"networks/member_{i:04d}.keras": b"" for i in range(100, 1200)})
+    (tmp_path / "many.gdl").write_bytes(zip_bytes(items))
+    with pytest.raises(ModelFileError, match=f"not a valid model file: {len(items):,} members, more than 1,000"):
+        load_bundle(tmp_path / "many.gdl")
+
+
+def test_a_member_with_a_bad_crc_is_a_clear_error(saved, tmp_path):
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as z:
+        info = z.getinfo("model.json")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0x01  # one bit of the compressed model.json
+    (tmp_path / "crc.gdl").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="not a valid model file: model.json is corrupt"):
+        load_bundle(tmp_path / "crc.gdl")
+    with pytest.raises(ModelFileError, match="not a valid model file: model.json is corrupt"):
+        describe_bundle(tmp_path / "crc.gdl")
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_statistics_in_model_json_are_refused(saved, tmp_path, value):
+    with zipfile.ZipFile(saved) as z:
+        text = z.read("model.json").decode()
+    mean = json.loads(text)["preprocess"]["bands"][0]["mean"]
+    edited = text.replace(f'"mean": {json.dumps(mean)}', f'"mean": {value}', 1)
+    assert edited != text
+    bad = rewrite_bundle(saved, tmp_path / "nan.gdl", replace={"model.json": edited.encode()})
+    with pytest.raises(ModelFileError, match=f"not a valid model file: model.json is not valid JSON "
+                                             f"\\(non-finite number {value}\\)"):
+        load_bundle(bad)
+
+
+def test_a_network_with_an_unexpected_member_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        doc = json.loads(z.read("model.json"))
+        name = doc["members"][0]["name"]
+        with zipfile.ZipFile(io.BytesIO(z.read(name))) as inner:
+            items = {i.filename: inner.read(i) for i in inner.infolist()}
+    data = zip_bytes({**items, "assets/payload.py": b"print('hi')"})
+    members = [{**m, "sha256": hashlib.sha256(data).hexdigest()} if m["name"] == name else m for m in doc["members"]]
+    bad = rewrite_bundle(saved, tmp_path / "extra.gdl", replace={name: data}, doc_changes={"members": members})
+    with pytest.raises(ModelFileError, match="holds an unexpected member 'assets/payload.py'"):
+        load_bundle(bad)
+def test_tampered_forward_graph_is_refused(saved, tmp_path):
+    with zipfile.ZipFile(saved) as z:
+        data = bytearray(z.read("networks/forward.onnx"))
+    data[len(data) // 2] ^= 0xFF
+    bad = rewrite_bundle(saved, tmp_path / "bad.gdl", replace={"networks/forward.onnx": bytes(data)})
+    for networks in (True, False):
+        with pytest.raises(ModelFileError, match="forward.onnx does not match its checksum"):
+            load_bundle(bad, networks=networks)
+    missing = rewrite_bundle(saved, tmp_path / "missing.gdl", drop=("networks/forward.onnx",))
+    with pytest.raises(ModelFileError, match="missing member networks/forward.onnx"):
+        load_bundle(missing, networks=False)
+
+
+def test_a_file_written_before_the_onnx_graph_loads_and_predicts_the_same(saved, tmp_path):
+    old = format1_bundle(saved, tmp_path / "old.gdl")
+    bundle = load_bundle(old, networks=False)  # the graph is built from its Keras members
+    assert bundle.n_members == 2 and len(bundle.networks) == 2
+    x = _rows()
+    for a, b in zip(Forward(bundle)(x), Forward(load_bundle(saved, networks=False))(x)):
+        np.testing.assert_array_equal(a, b)
+    assert "no ONNX graph (format 1)" in describe_bundle(old)
+
+
+def test_loading_without_networks_keeps_them_unloaded_and_checked(saved, tmp_path):
+    bundle = load_bundle(saved, networks=False)
+    assert bundle.networks == [] and bundle.n_members == 2 and bundle.graph
+    assert "ONNX graph stored" in describe_bundle(saved)
+    bad = lambda_bundle(saved, tmp_path / "lambda.gdl")
+    with pytest.raises(ModelFileError, match="contains a 'Lambda' layer"):
+        load_bundle(bad, networks=False)
+    with pytest.raises(ValueError, match="loaded without its networks"):
+        bundle.save(tmp_path / "again.gdl")
+
+
+def test_a_forward_graph_onnx_runtime_refuses_or_of_other_widths_is_a_model_file_error(saved, spec, tmp_path):
+    other = make_bundle({**spec, "features": ["a"]}, tmp_path / "one_band.gdl", members=2)
+    with zipfile.ZipFile(other) as z:
+        narrow = z.read("networks/forward.onnx")
+    for name, graph, message in (("garbage.gdl", b"not an onnx graph", "ONNX Runtime cannot load its forward graph"),
+                                 ("narrow.gdl", narrow, r"forward graph takes \[\('n', 1\)\] .* lists 2 bands")):
+        with zipfile.ZipFile(saved) as z:
+            doc = json.loads(z.read("model.json"))
+        graph_entry = {**doc["forward_graph"], "sha256": hashlib.sha256(graph).hexdigest()}
+        bad = rewrite_bundle(saved, tmp_path / name, replace={"networks/forward.onnx": graph},
+                             doc_changes={"forward_graph": graph_entry})
+        with pytest.raises(ModelFileError, match=message):
+            Forward(load_bundle(bad, networks=False))

@@ -57,7 +57,7 @@ def test_list_shows_every_feature_with_units_halo_and_parameters(capsys):
 
 def test_feature_list_accepts_colon_and_parenthesis_parameters():
     assert parse_features(" slope , tpi:radius=3:shape=annulus:inner=1,geomorphons(search=5,skip=1)") == [
-        "dem.slope", "dem.tpi(radius=3,shape=annulus,inner=1)", "dem.geomorphons(search=5,skip=1)"]
+        "dem.slope", "dem.tpi(inner=1,radius=3,shape=annulus)", "dem.geomorphons(search=5,skip=1)"]
 
 
 @pytest.mark.parametrize("features, message", [
@@ -90,3 +90,29 @@ def test_unusable_dems_exit_2_with_one_line_and_no_output(tmp_path, capsys, arra
 def test_missing_dem_or_features_is_a_usage_error(tmp_path, capsys):
     assert main(["features", str(tmp_path / "dem.tif"), str(tmp_path / "o.tif")]) == 2
     assert "give DEM, OUT and --features" in capsys.readouterr().err
+
+
+def test_nodata_option_overrides_the_dems_own(dem, tmp_path, capsys):
+    values, _ = read(dem)
+    marker = float(values[60, 70])
+    out = tmp_path / "slope.tif"
+    assert main(["features", str(dem), str(out), "--features", "slope", "--nodata", repr(marker)]) == 0
+    with rasterio.open(out) as ds:
+        slope = ds.read(1)
+    assert np.isnan(slope[59:62, 69:72]).all() and np.isfinite(slope[50, 50])
+    assert main(["features", str(dem), str(tmp_path / "bad.tif"), "--features", "slope", "--nodata", "minus one"]) == 2
+    assert "--nodata" in capsys.readouterr().err and not (tmp_path / "bad.tif").exists()
+
+
+@pytest.mark.parametrize("feature, names", [("geomorphons:search=5", 10), ("landform_weiss:radius=4", 6)])
+def test_a_class_feature_alone_is_written_as_byte_codes_with_colours_and_names(dem, tmp_path, capsys, feature, names):
+    out = tmp_path / "classes.tif"
+    assert main(["features", str(dem), str(out), "--features", feature]) == 0, capsys.readouterr().err
+    definition = registered()[feature.split(":")[0]]
+    with rasterio.open(out) as ds:
+        assert ds.dtypes == ("uint8",) and ds.nodata == 0
+        codes, colours, tags = ds.read(1), ds.colormap(1), ds.tags(1)
+    assert set(np.unique(codes)) - {0} <= set(definition.classes)
+    assert {c: colours[c][:3] for c in definition.classes} == definition.colours
+    assert {int(k[6:]): v for k, v in tags.items() if k.startswith("CLASS_")} == definition.classes
+    assert len(definition.classes) == names and 'type="paletted"' in out.with_suffix(".qml").read_text()

@@ -202,3 +202,68 @@ def test_an_output_under_the_home_folder_may_be_written_with_a_tilde(workspace, 
     assert written == [tmp_path / "r.tif"] and (tmp_path / "r.tif").exists()
     with pytest.raises(UserInputError, match="--resume: there is no journal"):
         predict(models["regression"], "~/r2.tif", resume=True)
+
+
+#: Runs the CLI with TensorFlow and Keras unimportable.
+_WITHOUT_TENSORFLOW = """
+import sys
+
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            raise ImportError(f"{name} is made unimportable by this test")
+
+sys.meta_path.insert(0, NoTensorFlow())
+from georaster_dl.cli.main import main
+code = main(sys.argv[1:])
+assert not [m for m in sys.modules if m.partition(".")[0] in ("tensorflow", "keras")]
+sys.exit(code)
+"""
+
+
+def test_predict_and_info_work_without_tensorflow(workspace, tmp_path):
+    import subprocess
+    import sys
+
+    from rasterio.windows import Window
+
+    from georaster_dl.models.bundle import load_bundle
+    from georaster_dl.stack import Stack
+
+    _, _, models = workspace
+    model = models["prospectivity"]
+    run = [sys.executable, "-c", _WITHOUT_TENSORFLOW]
+    done = subprocess.run(run + ["predict", str(model), str(tmp_path / "p.tif"), "--window", "512"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    described = subprocess.run(run + ["info", str(model)], capture_output=True, text=True)
+    assert described.returncode == 0 and "task         prospectivity" in described.stdout, described.stderr
+    # the map equals the members' Keras outputs (the normal forward pass before ONNX) within 1e-5
+    bundle = load_bundle(model)
+    with Stack(bundle.spec, prepare=False) as stack:
+        data, valid = stack.read_window(Window(0, 0, COLS, ROWS))
+    z = bundle.preprocess.apply(data[:, valid].T)
+    members = np.stack([net(z, training=False).numpy()[:, 0] for net in bundle.networks])
+    pixels = _pixels(tmp_path / "p.tif")
+    assert np.array_equal(np.isfinite(pixels[0]), valid)
+    np.testing.assert_allclose(pixels[0][valid], members.mean(axis=0), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(pixels[1][valid], members.std(axis=0), rtol=0, atol=1e-5)
+    same = predict(model, tmp_path / "in_process.tif", window=1024)[0]
+    assert np.array_equal(_pixels(same), pixels, equal_nan=True)
+
+
+def test_device_gpu_without_a_cuda_provider_is_one_clear_error(workspace, tmp_path, capsys):
+    import onnxruntime
+
+    from georaster_dl.cli.main import main
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this ONNX Runtime has a CUDA provider")
+    _, _, models = workspace
+    for device in ("gpu", "cuda"):
+        assert main(["predict", str(models["prospectivity"]), str(tmp_path / "g.tif"), "--device", device]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: --device {device}: this ONNX Runtime has no CUDA provider; install onnxruntime-gpu "
+                       "instead of onnxruntime on a machine with an NVIDIA driver, or use --device auto"]
+    assert not list(tmp_path.iterdir())
+    assert main(["predict", str(models["prospectivity"]), str(tmp_path / "a.tif"), "--device", "auto"]) == 0

@@ -9,7 +9,9 @@ yet skip with the command's name.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import geopandas as gpd
 import numpy as np
@@ -95,6 +97,52 @@ def prospectivity_map(env, out, prospectivity_model):
                                                      "OUTPUT": out / "prospectivity.tif"})
 
 
+def test_the_plugins_choices_are_the_backends_capabilities(env, tmp_path):
+    done = subprocess.run([str(BACKEND), "info", "--capabilities", "--json"], capture_output=True, text=True)
+    doc = json.loads(done.stdout)
+    found = pyqgis(env, tmp_path, choices=True)["choices"]
+    params = found["parameters"]
+    terrain = [n for n, f in doc["features"].items() if f["inputs"] == ["continuous"]]
+    assert params["terrain_features.FEATURES"] == params["train_landforms.FEATURES"] == terrain
+    for alg in ("train_landforms", "train_prospectivity", "train_regression"):
+        assert params[f"{alg}.ACTIVATION"] == doc["activations"]
+        assert params[f"{alg}.OPTIMIZER"] == doc["optimizers"]
+        assert params[f"{alg}.EPOCHS"] == doc["train_defaults"]["epochs"]
+    for alg in ("predict", "classify_landforms", "map_prospectivity"):
+        assert params[f"{alg}.DEVICE"] == doc["devices"]
+        assert params[f"{alg}.MODEL"] == f"GeoRaster DL model (*{doc['files']['model']})"
+    search = next(p for p in doc["features"]["geomorphons"]["params"] if p["name"] == "search")
+    assert params["geomorphons.SEARCH"] == search["default"]
+    # read once per backend: cached in the profile under the backend's real path
+    assert [k.split("|")[0] for k in found["cache_keys"]] == [os.path.realpath(BACKEND)]
+
+
+def test_dialog_defaults_keep_work_and_skill(env, sample, tmp_path):
+    described = pyqgis(env, tmp_path, choices=True)["choices"]["described"]
+    for alg in ("train_landforms", "train_prospectivity", "train_regression"):
+        assert described[f"{alg}.CV_FOLDS"][1] == 5 and described[f"{alg}.CV_BLOCK_SIZE"][1] is None
+    assert described["train_landforms.LABEL_FIELD"][1:] == [None, True]  # nothing (such as fid) pre-selected
+    assert "also used as evidence" in described["train_prospectivity.GRID"][0]
+    common = [f"--DEM={sample / 'dem.tif'}", f"--LABELS={sample / 'landforms.gpkg'}"]
+    no_field = qgis_process(env, "run", "georaster_dl:train_landforms", *common, f"--OUTPUT={tmp_path / 'm.gdl'}")
+    assert "Class field: choose the attribute holding the landform classes." in no_field.stderr
+    temporary = qgis_process(env, "run", "georaster_dl:train_landforms", *common, "--LABEL_FIELD=landform",
+                             "--OUTPUT=TEMPORARY_OUTPUT")
+    assert "Model file: choose where to save the model (.gdl); a temporary file is deleted" in temporary.stderr
+    assert no_field.returncode and temporary.returncode and not list(tmp_path.glob("m.*"))
+
+
+def test_backend_messages_name_the_dialogs_parameters(env, sample, tmp_path):
+    labels = gpd.read_file(sample / "landforms.gpkg")
+    labels.loc[labels.index[0], "landform"] = "rare"  # a class with one label: too few to learn
+    labels.to_file(tmp_path / "labels.gpkg")
+    done = qgis_process(env, "run", "georaster_dl:train_landforms", f"--DEM={sample / 'dem.tif'}",
+                        f"--LABELS={tmp_path / 'labels.gpkg'}", "--LABEL_FIELD=landform", "--CV_FOLDS=0",
+                        f"--OUTPUT={tmp_path / 'm.gdl'}")
+    assert done.returncode != 0 and "'rare'" in done.stderr
+    assert "--where" not in done.stderr and "tick 'Selected features only'" in done.stderr
+
+
 def test_terrain_features_writes_one_band_per_feature_on_the_dem_grid(env, sample, out):
     needs("features")
     result = run_algorithm(env, "terrain_features", {"INPUT": sample / "dem.tif", "FEATURES": ["slope", "aspect"],
@@ -106,13 +154,94 @@ def test_terrain_features_writes_one_band_per_feature_on_the_dem_grid(env, sampl
     assert 0 <= slope.min() and slope.max() < 90 and slope.count() > 0.5 * slope.size
 
 
-def test_geomorphons_are_forms_1_to_10_on_the_dem_grid(env, sample, out):
+def test_geomorphons_are_forms_1_to_10_in_a_byte_raster_with_colours_and_names(env, sample, out, tmp_path):
     needs("features")
     result = run_algorithm(env, "geomorphons", {"INPUT": sample / "dem.tif", "SEARCH": 5,
                                                 "OUTPUT": out / "geomorphons.tif"})
-    forms, _, _ = read(result["OUTPUT"])
-    assert grid_of(result["OUTPUT"]) == grid_of(sample / "dem.tif")
+    forms, _, dtype = read(result["OUTPUT"])
+    assert grid_of(result["OUTPUT"]) == grid_of(sample / "dem.tif") and dtype == "uint8"
     assert set(np.unique(forms.compressed())) <= set(range(1, 11)) and len(np.unique(forms.compressed())) > 3
+    with rasterio.open(result["OUTPUT"]) as ds:
+        table = ds.colormap(1)
+    assert len({table[code] for code in range(1, 11)}) == 10  # a colour per form
+    bare = tmp_path / "bare_geomorphons.tif"  # without its .qml: styled from the colour table and names
+    shutil.copy(result["OUTPUT"], bare)
+    styled = pyqgis(env, tmp_path, loader=[result["OUTPUT"], str(bare)])["loader"]
+    forms = ["flat", "summit", "ridge", "shoulder", "spur", "slope", "hollow", "footslope", "valley", "depression"]
+    for path in (result["OUTPUT"], str(bare)):
+        assert styled[path]["type"] == "paletted"
+        assert styled[path]["classes"] == {str(code): name for code, name in enumerate(forms, 1)}
+
+
+def byte_declaring_nodata_minus_one(path, like):
+    """A Byte raster (codes 1-10) on ``like``'s grid whose GDAL_NODATA tag says -1, as GA's FaultDensity.tif."""
+    import tifffile
+
+    with rasterio.open(like) as ds:
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 1, "dtype": "uint8",
+                   "crs": ds.crs, "transform": ds.transform, "nodata": 255}
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write((np.arange(profile["width"] * profile["height"]) % 10 + 1).astype("uint8").reshape(
+            1, profile["height"], profile["width"]))
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        tif.pages[0].tags[42113].overwrite("-1")
+    return path
+
+
+def test_an_impossible_nodata_warns_once_and_the_dialogs_nodata_override_applies(env, sample, tmp_path):
+    byte = byte_declaring_nodata_minus_one(tmp_path / "FaultDensity.tif", sample / "dem.tif")
+    plain = qgis_process(env, "run", "georaster_dl:stack_rasters", f"--EVIDENCE={byte}",
+                         f"--OUTPUT={tmp_path / 'plain.tif'}")
+    assert plain.returncode == 0, plain.stderr
+    log = plain.stdout + plain.stderr
+    assert log.count("FaultDensity.tif declares nodata -1, which its uint8 band cannot hold") == 1
+    assert "Nodata overrides" in log
+    assert read(tmp_path / "plain.tif")[0].count() == read(byte)[0].size  # every cell valid, as GDAL reads it
+    result = run_algorithm(env, "stack_rasters", {"EVIDENCE": [byte], "NODATA": "FaultDensity=1",
+                                                  "OUTPUT": tmp_path / "override.tif"})
+    values = read(result["OUTPUT"])[0]
+    assert values.mask.sum() == (read(byte)[0] == 1).sum() and values.min() == 2
+    refused = qgis_process(env, "run", "georaster_dl:stack_rasters", f"--EVIDENCE={byte}", "--NODATA=Faults=1",
+                           f"--OUTPUT={tmp_path / 'refused.tif'}")
+    assert refused.returncode != 0
+    assert "Nodata overrides: no chosen raster layer is named 'Faults'; the rasters are FaultDensity" in refused.stderr
+    assert not (tmp_path / "refused.tif").exists()
+
+
+def test_a_raster_output_named_for_another_format_is_refused(env, sample, tmp_path):
+    done = qgis_process(env, "run", "georaster_dl:terrain_features", f"--INPUT={sample / 'dem.tif'}",
+                        f"--OUTPUT={tmp_path / 'slope.gpkg'}")
+    assert done.returncode != 0
+    assert ("Terrain features: slope.gpkg is not a GeoTIFF, the only format the backend writes; "
+            "name it slope.tif.") in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_terrain_features_from_the_typed_entry_alone(env, sample, tmp_path):
+    result = pyqgis(env, tmp_path, run={"algorithm": "georaster_dl:terrain_features", "params": {
+        "INPUT": str(sample / "dem.tif"), "FEATURES": [], "MORE": "tpi:radius=2", "OUTPUT": str(tmp_path / "t.tif")}})
+    assert read(result["run"]["OUTPUT"])[1] == ["dem.tpi(radius=2)"]
+    refused = pyqgis(env, tmp_path, run={"algorithm": "georaster_dl:terrain_features", "params": {
+        "INPUT": str(sample / "dem.tif"), "FEATURES": [], "MORE": " ", "OUTPUT": str(tmp_path / "none.tif")}})
+    assert "Choose at least one feature, or type one under 'More features'" in refused["run"]["error"]
+
+
+def test_every_band_of_multi_band_evidence_is_used_and_a_multi_band_dem_refused(env, sample, tmp_path):
+    with rasterio.open(sample / "dem.tif") as ds:
+        profile = {"driver": "GTiff", "width": ds.width, "height": ds.height, "count": 3, "dtype": "float32",
+                   "crs": ds.crs, "transform": ds.transform}
+        dem = ds.read(1).astype("float32")
+    terrain = tmp_path / "terrain.tif"
+    with rasterio.open(terrain, "w", **profile) as ds:
+        ds.write(np.stack([dem, dem * 2, dem * 3]))
+        ds.descriptions = ("dem.slope", "dem.aspect", None)
+    result = run_algorithm(env, "stack_rasters", {"EVIDENCE": [terrain], "OUTPUT": tmp_path / "stack.tif"})
+    assert read(result["OUTPUT"])[1] == ["dem_slope", "dem_aspect", "terrain_b3"]
+    assert read(result["OUTPUT"], band=3)[0].max() == 3 * dem.max()
+    refused = qgis_process(env, "run", "georaster_dl:terrain_features", f"--INPUT={terrain}",
+                           f"--OUTPUT={tmp_path / 'slope.tif'}")
+    assert "DEM: terrain has 3 bands; terrain features need a one-band elevation raster" in refused.stderr
+    assert not (tmp_path / "slope.tif").exists()
 
 
 def test_stack_aligns_rasters_and_vector_distances_on_the_reference_grid(env, sample, out):
@@ -132,6 +261,14 @@ def test_train_landforms_writes_model_and_report(landform_model):
     assert "<html" in open(landform_model["REPORT"], encoding="utf-8").read().lower()
 
 
+def test_training_cross_validates_by_default_on_blocks_derived_from_the_grid(landform_model):
+    done = subprocess.run([str(BACKEND), "info", landform_model["OUTPUT"], "--json"], capture_output=True, text=True)
+    doc = json.loads(done.stdout)
+    # 5 folds; blocks a tenth of the 256-cell x 30 m grid's side (768 m, to 2 significant digits)
+    assert doc["options"]["training"]["cv_folds"] == 5 and doc["options"]["training"]["cv_block_size"] == 770
+    assert doc["metrics"]["cv"]
+
+
 def test_classify_landforms_writes_named_classes_and_probabilities_on_the_dem_grid(classified, sample):
     classes, _, dtype = read(classified["OUTPUT"])
     assert dtype == "uint8" and grid_of(classified["OUTPUT"]) == grid_of(sample / "dem.tif")
@@ -145,6 +282,22 @@ def test_prospectivity_map_is_a_probability_on_the_grid(prospectivity_map, sampl
     p, names, _ = read(prospectivity_map["OUTPUT"])
     assert grid_of(prospectivity_map["OUTPUT"]) == grid_of(sample / "dem.tif")
     assert names == ["probability"] and 0 <= p.min() and p.max() <= 1
+
+
+def test_map_prospectivity_refuses_a_landform_model_with_one_line_and_writes_nothing(env, landform_model, tmp_path):
+    done = qgis_process(env, "run", "georaster_dl:map_prospectivity", f"--MODEL={landform_model['OUTPUT']}",
+                        f"--OUTPUT={tmp_path / 'p.tif'}")
+    assert done.returncode != 0
+    assert f"{landform_model['OUTPUT']} is a landform model, not a prospectivity model" in done.stderr
+    assert "Traceback" not in done.stderr and list(tmp_path.iterdir()) == []
+
+
+def test_describe_model_lists_the_inputs_replace_model_inputs_takes(env, sample, prospectivity_model):
+    result = run_algorithm(env, "describe_model", {"MODEL": prospectivity_model["OUTPUT"]})
+    assert result["TASK"] == "prospectivity" and "magnetics" in result["BANDS"]
+    inputs = dict(pair.split("=", 1) for pair in result["INPUTS"].split("; "))
+    assert set(inputs) == {"dem", "magnetics", "geology", "faults"}
+    assert inputs["magnetics"] == str(sample / "magnetics.tif")
 
 
 def test_train_regression_then_predict_writes_values(env, sample, out):
@@ -163,7 +316,7 @@ def test_a_mistyped_feature_list_is_one_clear_error_without_traceback(env, sampl
                         "--FEATURES=slope", "--MORE=tpi radius=10", f"--LABELS={sample / 'landforms.gpkg'}",
                         "--LABEL_FIELD=landform", f"--OUTPUT={tmp_path / 'm.gdl'}")
     assert done.returncode != 0
-    assert "cannot read terrain feature 'tpi radius=10'" in done.stderr
+    assert "cannot parse 'dem.tpi radius=10'" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert not list(tmp_path.iterdir())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 import sys
 import zipfile
 
@@ -25,6 +26,20 @@ def no_backend_env(tmp_path_factory):
 @pytest.fixture(scope="module")
 def provider(no_backend_env):
     return run_script(no_backend_env, "provider_checks.py", BACKEND)
+
+
+def test_about_and_install_help_name_the_same_install_command():
+    about = (PLUGIN_PARENT / PLUGIN / "metadata.txt").read_text()
+    command = "python3 -m venv ~/georaster-dl && ~/georaster-dl/bin/pip install /path/to/georaster_dl"
+    assert command in about and command in (PLUGIN_PARENT / PLUGIN / "backend.py").read_text()
+    assert command in (REPO / "README.md").read_text()
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_the_backend_setting_accepts_a_path_beginning_with_a_tilde(provider):
+    assert provider["tilde"] == ["", [True, ""]]  # "~/..." as the help text writes it
+    assert provider["tilde_missing"].startswith("~/no-such-georaster-dl does not exist")
 
 
 def test_metadata_version_matches_package():
@@ -86,12 +101,24 @@ def test_every_algorithm_and_parameter_has_help(provider):
 
 @pytest.mark.qgis
 @requires_qgis
+def test_every_algorithm_links_its_readme_section_and_has_an_icon_for_the_model_designer(provider):
+    homepage = re.search(r"^homepage=(.+)$", (PLUGIN_PARENT / PLUGIN / "metadata.txt").read_text(), re.M).group(1)
+    headings = re.findall(r"^## (.+)$", (REPO / "README.md").read_text(), re.M)
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}  # GitHub's anchors
+    for name, alg in provider["algorithms"].items():
+        url, _, anchor = alg["help_url"].partition("#")
+        assert url == homepage and anchor in anchors, (name, alg["help_url"])
+        assert alg["svg_icon"].endswith("georaster_dl.svg") and Path(alg["svg_icon"]).is_file()
+
+
+@pytest.mark.qgis
+@requires_qgis
 def test_backend_setting_lives_in_processing_options_and_accepts_executable_or_venv(provider):
     assert provider["setting_group"] == "GeoRaster DL"
     assert provider["executable"] == [True, ""]
     assert provider["venv_folder"] == [True, ""]
     ok, message = provider["bad_path"]
-    assert not ok and "qgis_scripts" in message and "pip install" in message
+    assert not ok and "qgis_scripts" in message and "pip install /path/to/georaster_dl" in message
     assert provider["after_unload"]
 
 
@@ -100,9 +127,12 @@ def test_backend_setting_lives_in_processing_options_and_accepts_executable_or_v
 def test_toolbox_refuses_to_open_an_algorithm_without_backend_and_says_how_to_install(provider):
     ok, message = provider["unset"]
     assert not ok
-    for hint in ("not on PATH", "python3 -m venv", "pip install georaster_dl",
-                 "Processing > Options > Providers > GeoRaster DL"):
+    for hint in ("not on PATH", "python3 -m venv ~/georaster-dl && ~/georaster-dl/bin/pip install "
+                 "/path/to/georaster_dl",
+                 "Processing > Options > Providers > GeoRaster DL", "Never put the environment's bin folder first",
+                 "fails to load its SIP module"):
         assert hint in message
+    assert "pip install georaster_dl" not in message  # no such package is published
 
 
 @pytest.mark.qgis
@@ -115,6 +145,6 @@ def test_run_without_backend_fails_with_install_instructions(no_backend_env, tmp
     done = qgis_process(no_backend_env, "run", "georaster_dl:terrain_features", f"--INPUT={dem}",
                         f"--OUTPUT={tmp_path / 'slope.tif'}")
     assert done.returncode != 0
-    assert "GeoRaster DL backend not found" in done.stderr and "pip install georaster_dl" in done.stderr
+    assert "GeoRaster DL backend not found" in done.stderr and "pip install /path/to/georaster_dl" in done.stderr
     assert "Traceback" not in done.stderr
     assert not list(tmp_path.glob("slope*"))

@@ -31,6 +31,10 @@ def test_json_progress_lines_drive_progress_and_messages(observed):
     infos = kinds(run["calls"], "info")
     assert infos == ["reading inputs", "features: computing features", "predict: window 1 of 3", "plain stdout line"]
     assert "computing features (about 4 s left)" in kinds(run["calls"], "text")
+    # before the backend says anything, and each information line as it comes
+    assert kinds(run["calls"], "text")[:2] == [
+        "Starting the georaster-dl backend (loading Python, TensorFlow and the model)", "reading inputs"]
+    assert run["calls"].index(["text", kinds(run["calls"], "text")[0]]) < run["calls"].index(["info", "reading inputs"])
     assert kinds(run["calls"], "warning") == ["3 labels fall outside the grid"]
     assert kinds(run["calls"], "console") == ["some library chatter"]
     assert "fake_backend.py --json-progress progress" in kinds(run["calls"], "command")[0]

@@ -6,18 +6,17 @@ import sys
 
 import pytest
 
-from georaster_dl.spec import FeatureRef, load_spec
+from georaster_dl.spec import load_spec
 from qgis_support import PLUGIN_PARENT
 
 sys.path.insert(0, str(PLUGIN_PARENT))
-from georaster_dl_qgis.spec_builder import (Source, build_spec, cli_feature_to_ref, input_name,  # noqa: E402
-                                            split_features, write_spec)
+from georaster_dl_qgis.spec_builder import Source, build_spec, input_name, write_spec  # noqa: E402
 
 
 def test_spec_from_layers_loads_with_the_backend_loader(tmp_path):
     spec = build_spec(
         reference=Source("Elevation 30m", str(tmp_path / "dem.tif")),
-        terrain=["slope", "tpi:radius=10", "tpi:radius=10:shape=annulus:inner=3"],
+        terrain="slope, tpi:radius=10,tpi(radius=10,shape=annulus,inner=3)",
         continuous=[Source("magnetics", str(tmp_path / "mag.tif")), Source("2nd vd", str(tmp_path / "vd.tif"))],
         categorical=[Source("geology", str(tmp_path / "geology.tif"))],
         vectors=[Source("faults", str(tmp_path / "layers.gpkg"), "faults")])
@@ -32,25 +31,25 @@ def test_spec_from_layers_loads_with_the_backend_loader(tmp_path):
 
 
 def test_landform_spec_names_the_dem_and_leaves_out_elevation(tmp_path):
-    spec = build_spec(Source("my dem", str(tmp_path / "x.tif")), ["slope"], [], [], [],
+    spec = build_spec(Source("my dem", str(tmp_path / "x.tif")), "slope", [], [], [],
                       reference_name="dem", reference_as_feature=False)
-    assert spec["features"] == ["dem.slope"] and spec["grid"] == {"reference": "dem"}
+    assert spec["features"] == [{"dem": "slope"}] and spec["grid"] == {"reference": "dem"}
 
 
 def test_layer_chosen_twice_is_one_input_and_one_feature(tmp_path):
     mag = Source("mag", str(tmp_path / "mag.tif"))
-    spec = build_spec(None, [], [mag, mag], [], [])
+    spec = build_spec(None, "", [mag, mag], [], [])
     assert list(spec["inputs"]) == ["mag"] and spec["features"] == ["mag"]
 
 
 def test_codes_of_categorical_rasters_can_stay_one_band(tmp_path):
-    spec = build_spec(None, [], [], [Source("geology", str(tmp_path / "g.tif"))], [], onehot=False)
+    spec = build_spec(None, "", [], [Source("geology", str(tmp_path / "g.tif"))], [], onehot=False)
     assert spec["features"] == ["geology"] and spec["inputs"]["geology"]["kind"] == "categorical"
 
 
 def test_build_spec_needs_a_raster():
     with pytest.raises(ValueError, match="at least one raster"):
-        build_spec(None, [], [], [], [Source("faults", "/f.gpkg")])
+        build_spec(None, "", [], [], [Source("faults", "/f.gpkg")])
 
 
 @pytest.mark.parametrize("label, taken, expected", [
@@ -60,8 +59,10 @@ def test_input_names_are_unique_identifiers(label, taken, expected):
     assert input_name(label, taken) == expected
 
 
-def test_cli_feature_syntax_converts_to_spec_references():
-    for text in ("slope", "tpi:radius=10", "geomorphons:search=20:flat=1.5"):
-        ref = FeatureRef.parse(f"dem.{cli_feature_to_ref(text)}")
-        assert ref.feature == text.split(":")[0]
-    assert split_features(" slope, tpi:radius=10 ,,") == ["slope", "tpi:radius=10"]
+def test_each_band_of_a_multi_band_file_is_its_own_input(tmp_path):
+    path = str(tmp_path / "terrain.tif")
+    spec = build_spec(None, "", [Source("dem.slope", path), Source("terrain_b2", path, band=2)], [], [])
+    assert spec["inputs"] == {"dem_slope": {"path": path, "kind": "continuous"},
+                              "terrain_b2": {"path": path, "kind": "continuous", "band": 2}}
+    assert spec["features"] == ["dem_slope", "terrain_b2"]
+    assert load_spec(write_spec(spec, str(tmp_path / "spec.json"))).inputs["terrain_b2"].band == 2

@@ -230,13 +230,17 @@ def byte_raster_with_nodata_minus_one(path: Path) -> Path:
     return path
 
 
-def test_byte_raster_declaring_nodata_minus_one_is_refused_naming_the_file(tmp_path):
+def test_byte_raster_declaring_nodata_minus_one_is_read_as_gdal_does_with_one_warning(tmp_path, capsys):
     path = byte_raster_with_nodata_minus_one(tmp_path / "FaultDensity.tif")
     with rasterio.open(path) as ds:
-        assert ds.nodata is None  # what GDAL makes of it: silently no nodata
-    with pytest.raises(SpecError, match=r"inputs\.x: .*FaultDensity\.tif declares nodata -1, which a uint8 band "
-                                        r"cannot hold; set nodata .*nodata: none"):
-        RasterSource(InputSpec(name="x", path=str(path)))
+        assert ds.nodata is None  # what GDAL makes of it: no nodata
+    for _ in range(2):
+        got = source(path, Grid(GRID.crs, ORIGIN, 8, 5)).read(Window(0, 0, 8, 5))
+        assert np.isfinite(got).all() and got.min() == 1 and got.max() == 10
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert len(warnings) == 1, warnings  # once, however often the file is opened
+    assert warnings[0].startswith(f"warning: {path} declares nodata -1, which its uint8 band cannot hold")
+    assert "input 'x'" in warnings[0] and "nodata: VALUE in the spec" in warnings[0]
 
 
 def test_byte_raster_declaring_nodata_minus_one_is_read_with_nodata_none(tmp_path):

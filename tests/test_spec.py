@@ -294,3 +294,15 @@ def test_a_binary_file_given_as_spec_is_refused_clearly(tmp_path):
     (tmp_path / "dem.tif").write_bytes(b"II*\x00\xff\xfe\x00\x80")
     with pytest.raises(SpecError, match="dem.tif is not a spec"):
         load_spec(tmp_path / "dem.tif")
+
+
+def test_an_inputs_features_may_be_given_in_the_command_line_syntax():
+    spec = load_spec(minimal(features=["dem", {"dem": "slope, tpi:radius=10:shape=annulus,tpi(radius=5,shape=disc)"}]))
+    assert [str(f) for f in spec.features] == ["dem", "dem.slope", "dem.tpi(radius=10,shape=annulus)",
+                                               "dem.tpi(radius=5,shape=disc)"]
+    assert spec.to_dict()["features"] == [str(f) for f in spec.features]  # bundles keep plain references
+
+
+def test_a_mistyped_command_line_feature_list_is_refused_naming_the_entry():
+    with pytest.raises(SpecError, match="cannot parse 'dem.tpi radius=10'"):
+        load_spec(minimal(features=[{"dem": "slope,tpi radius=10"}]))

@@ -185,12 +185,13 @@ def test_output_path_that_is_a_folder_is_refused(tmp_path):
         write_geotiff(tmp_path / "out.tif", data(1), GRID, overwrite=True)
 
 
-def test_stale_partial_from_a_crash_is_replaced(tmp_path):
+def test_a_partial_file_the_run_did_not_make_is_the_users_and_kept(tmp_path):
     partial_path(tmp_path / "out.tif").write_text("half a file")
-    write_geotiff(tmp_path / "out.tif", data(1), GRID)
-    assert not partial_path(tmp_path / "out.tif").exists()
-    with rasterio.open(tmp_path / "out.tif") as ds:
-        assert ds.width == GRID.width
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match=r"out.tif.partial exists and was not made by this run; move or delete"):
+            write_geotiff(tmp_path / "out.tif", data(1), GRID, overwrite=overwrite)
+    assert partial_path(tmp_path / "out.tif").read_text() == "half a file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif.partial"]
 
 
 def test_paletted_qml_is_valid_xml_with_escaped_labels(tmp_path):

@@ -25,12 +25,10 @@ def command(model: str, labels: str, **options) -> None:
     and success-rate curve, landform accuracy/kappa/confusion matrix, regression R²/RMSE/MAE;
     beside it, baselines fitted on the rows the model trained on."""
     from georaster_dl.baselines import HEADLINE, lift_line
-    from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.cli.train import summary_line
     from georaster_dl.evaluation import evaluate
     from georaster_dl.progress import info
 
-    import_tensorflow()  # before anything loads it, so its start-up lines stay off stderr
     metrics = evaluate(model, labels, **options)
     info(summary_line(metrics))
     block = metrics["evaluation"]

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option, window_option
 
-# Commas between features, not inside parentheses: "slope,tpi(radius=5,shape=disk),aspect".
-_SPLIT = re.compile(r",(?![^()]*\))")
-
 
 def parse_features(text: str) -> list[str]:
     """Turn ``slope,tpi:radius=10:shape=annulus,geomorphons(search=20)`` into spec references
-    on the input ``dem`` (``dem.slope``, ``dem.tpi(radius=10,shape=annulus)``, ...).
+    on the input ``dem`` (see :func:`georaster_dl.spec.parse_feature_list`).
 
     Examples
     --------
-    >>> parse_features("slope,tpi:radius=10,geomorphons(search=20,flat=2)")
-    ['dem.slope', 'dem.tpi(radius=10)', 'dem.geomorphons(search=20,flat=2)']
+    >>> parse_features("slope,tpi:radius=10")
+    ['dem.slope', 'dem.tpi(radius=10)']
     """
-    refs = []
-    for item in filter(None, (part.strip() for part in _SPLIT.split(text))):
-        if "(" not in item and ":" in item:
-            name, *params = item.split(":")
-            item = f"{name}({','.join(params)})"
-        refs.append(f"dem.{item}")
+    from georaster_dl.spec import parse_feature_list
+
+    refs = [str(ref) for ref in parse_feature_list(text, "dem")]
     if not refs:
         raise click.BadParameter("give at least one feature, e.g. --features slope,aspect", param_hint="--features")
     return refs
@@ -60,6 +52,8 @@ def describe_features() -> str:
 @click.option("--edges", type=click.Choice(["nodata", "extrapolate"]), default="nodata", show_default=True,
               help="Outer frame: nodata where the neighbourhood leaves the raster (gdaldem), or extrapolate "
                    "(gdaldem -compute_edges).")
+@click.option("--nodata", default=None, metavar="VALUE",
+              help="Nodata of the DEM, over the file's own: a number, nan, or none (every cell valid).")
 @click.option("--z-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Multiplier turning elevations into metres (0.3048 for feet).")
 @click.option("--list", "list_features", is_flag=True, help="List every feature with its parameters, units and halo.")
@@ -67,10 +61,13 @@ def describe_features() -> str:
 @compress_option
 @overviews_option
 @overwrite_option
-def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, z_factor: float,
+def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, nodata: str | None,
+            z_factor: float,
             list_features: bool, window: int, compress: str, overviews: bool, overwrite: bool) -> None:
     """Derive terrain features of DEM into OUT.tif: one float32 band per feature, named in
-    the band descriptions, NaN where nodata (each band keeps its own nodata)."""
+    the band descriptions, NaN where nodata (each band keeps its own nodata). One class
+    feature alone (geomorphons, landform_weiss) is written as Byte class codes (0 nodata)
+    with a colour table, class names and a .qml style."""
     if list_features:
         click.echo(describe_features())
         return
@@ -78,7 +75,18 @@ def command(dem: str | None, out: str | None, feature_list: str | None, edges: s
         raise click.UsageError("give DEM, OUT and --features (or --list to see the features)")
     from georaster_dl.export import write_stack
 
-    spec = {"grid": {"reference": "dem"}, "inputs": {"dem": {"path": dem, "z_factor": z_factor}},
+    dem_input = {"path": dem, "z_factor": z_factor, **({"nodata": _nodata(nodata)} if nodata is not None else {})}
+    spec = {"grid": {"reference": "dem"}, "inputs": {"dem": dem_input},
             "features": parse_features(feature_list), "edges": edges}
     write_stack(spec, out, window=window, compress=compress, overviews=overviews, overwrite=overwrite,
                 nodata_union=False, message="terrain features")
+
+
+def _nodata(text: str) -> float | str:
+    """``--nodata``: a number, or ``nan``/``none`` as the spec's ``nodata`` takes them."""
+    if text.strip().lower() in ("none", "nan"):
+        return text.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a number, nan or none", param_hint="--nodata") from None

@@ -10,11 +10,24 @@ import yaml
 
 
 @click.command("info")
-@click.argument("path", type=click.Path())
+@click.argument("path", type=click.Path(), required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def command(path: str, as_json: bool) -> None:
+@click.option("--capabilities", "show_capabilities", is_flag=True,
+              help="Describe the backend instead: tasks, losses, activations, optimizers, devices, transforms, "
+                   "every feature with its parameters and defaults, output file suffixes and the version "
+                   "(the contract front ends such as the QGIS plugin read).")
+def command(path: str | None, as_json: bool, show_capabilities: bool) -> None:
     """Describe PATH: a raster (grid, CRS, bands, nodata, stats), a StackSpec
-    (.yaml/.json: grid, inputs, bands) or a model bundle (.gdl)."""
+    (.yaml/.json: grid, inputs, bands) or a model bundle (.gdl); with --capabilities,
+    the backend itself."""
+    if show_capabilities == bool(path):
+        raise click.UsageError("give PATH, or --capabilities without PATH")
+    if show_capabilities:
+        from georaster_dl.capabilities import capabilities
+
+        doc = capabilities()
+        click.echo(json.dumps(doc, indent=2) if as_json else yaml.safe_dump(doc, sort_keys=False))
+        return
     suffix = Path(path).suffix.lower()
     if suffix == ".gdl":
         from georaster_dl.models.bundle import describe_bundle

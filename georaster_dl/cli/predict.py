@@ -6,6 +6,7 @@ import click
 
 from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option
 from georaster_dl.engine.device import DEVICES
+from georaster_dl.models.network import TASKS
 
 
 def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
@@ -28,18 +29,21 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
                    "of 1024 or models whose window would exceed the memory budget].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Windows computed at once [default: CPUs].")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-              help="Where the network runs; auto takes a GPU when TensorFlow sees one.")
+              help="Where ONNX Runtime runs the network; auto takes a GPU when onnxruntime-gpu is installed "
+                   "and falls back to the CPU; gpu (cuda) refuses to fall back.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="dask.distributed scheduler (tcp://host:8786): run windows on its workers.")
 @click.option("--bands", default=None, metavar="LIST",
               help="Outputs to write: landform class,probabilities; prospectivity/regression mean,sd.")
+@click.option("--task", "expected_task", type=click.Choice(TASKS), default=None,
+              help="Refuse a model trained for another task (what a front end mapping one kind of model passes).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its journal.")
 @compress_option
 @overviews_option
 @overwrite_option
 def command(model: str, out: str, inputs: dict, window: int | None, workers: int | None, device: str,
-            scheduler: str | None, bands: str | None, resume: bool, compress: str, overviews: bool,
-            overwrite: bool) -> None:
+            scheduler: str | None, bands: str | None, expected_task: str | None, resume: bool, compress: str,
+            overviews: bool, overwrite: bool) -> None:
     """Predict MODEL (.gdl) over its grid into OUT.tif (+ OUT.qml style).
 
     Landform models write class codes (paletted) and OUT_probabilities.tif; prospectivity
@@ -48,6 +52,21 @@ def command(model: str, out: str, inputs: dict, window: int | None, workers: int
     """
     from georaster_dl.prediction import predict
 
+    if expected_task:
+        check_task(model, expected_task)
     predict(model, out, inputs=inputs, window=window, workers=workers, device=device, scheduler=scheduler,
             bands=tuple(b.strip() for b in bands.split(",")) if bands else None, overwrite=overwrite,
             resume=resume, compress=compress, overviews=overviews)
+
+
+def check_task(model: str, expected: str) -> None:
+    """Refuse a model trained for another task than ``expected``, before anything is written."""
+    import json
+
+    from georaster_dl.errors import UserInputError
+    from georaster_dl.models.bundle import describe_bundle
+
+    task = json.loads(describe_bundle(model, as_json=True))["task"]
+    if task != expected:
+        raise UserInputError(f"{model} is a {task} model, not a {expected} model: give a model trained for "
+                             f"{expected}")

@@ -20,6 +20,8 @@ from georaster_dl.io import qml
 BAND_CHOICES = {"landform": ("class", "probabilities"), "prospectivity": ("mean", "sd"),
                 "regression": ("mean", "sd")}
 CLASS_NODATA = 0
+#: Added to the output's stem for a landform model's probabilities beside its classes.
+PROBABILITIES_SUFFIX = "_probabilities"
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def plan_outputs(out: Path, task: str, classes: list[ClassInfo], ensemble: bool,
         if "probabilities" in bands:
             names = [f"probability {c.name}" for c in classes]
             names += [f"probability sd {c.name}" for c in classes] if ensemble else []
-            path = out if "class" not in bands else out.with_name(f"{out.stem}_probabilities{out.suffix}")
+            path = out if "class" not in bands else out.with_name(f"{out.stem}{PROBABILITIES_SUFFIX}{out.suffix}")
             files.append(OutputFile("probabilities", path, names, "float32", float("nan"),
                                     style=qml.ramp_qml(0.0, 1.0)))
         return files

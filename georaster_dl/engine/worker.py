@@ -1,8 +1,8 @@
 """Per-window prediction: features from the stack, the network's forward pass, output bands.
 
 :class:`WindowPredictor` is what every scheduler runs. On a dask.distributed worker it
-is built once per process by :func:`worker_predictor` (cached), so the model is loaded
-once per worker and never shipped with tasks.
+is built once per process by :func:`worker_predictor` (cached), so the model's ONNX graph
+is loaded once per worker and never shipped with tasks; TensorFlow is never imported.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ STRIP_BYTES = 8 * 2**20
 
 def strip_rows(n_bands: int) -> int:
     """Rows per strip: :data:`STRIP_ROWS`, or the largest power of two (at least 1024) whose
-    rows of ``n_bands`` float32 values fit :data:`STRIP_BYTES` (powers of two are the batch
-    shapes the forward pass compiles for)."""
+    rows of ``n_bands`` float32 values fit :data:`STRIP_BYTES` (whole multiples of the forward
+    pass's row block, so strips need no padding)."""
     fit = max(STRIP_BYTES // (4 * max(n_bands, 1)), 1024)
     return min(STRIP_ROWS, 1 << (fit.bit_length() - 1))
 #: Bytes of features one window may hold; sets the default window size.
@@ -69,15 +69,24 @@ class WindowPredictor:
         A loaded model bundle.
     overrides : dict
         Input paths replaced by name (``{"dem": "/data/dem_2.tif"}``).
+    providers : list of str, optional
+        ONNX Runtime execution providers (see :func:`~georaster_dl.engine.device.select_device`).
+
+    Each call runs the network with one thread: windows run in parallel on the workers'
+    threads, so a second level of threads would only compete for the same cores.
     """
 
-    def __init__(self, bundle, overrides: dict[str, str]) -> None:
+    def __init__(self, bundle, overrides: dict[str, str], providers: list[str] | None = None) -> None:
         from georaster_dl.models.forward import Forward
 
         self.bundle = bundle
         self.stack = Stack(bundle.spec.with_inputs(overrides), prepare=False)
-        bundle.check_bands(self.stack.band_names, bool(overrides))
-        self.forward = Forward(bundle)
+        try:
+            bundle.check_bands(self.stack.band_names, bool(overrides))
+            self.forward = Forward(bundle, threads=1, providers=providers)
+        except BaseException:
+            self.stack.close()
+            raise
         self.classes = model_classes(bundle)
         self.strip = strip_rows(len(bundle.band_names))
         layout = self.stack.compact_layout
@@ -111,15 +120,15 @@ def model_classes(bundle) -> list[ClassInfo]:
 
 
 @functools.lru_cache(maxsize=4)
-def worker_predictor(model_path: str, model_sha256: str, overrides: tuple) -> WindowPredictor:
-    """Load a model once per worker process (keyed by its checksum) and keep it."""
+def worker_predictor(model_path: str, model_sha256: str, overrides: tuple, providers: tuple) -> WindowPredictor:
+    """Load a model's ONNX graph once per worker process (keyed by its checksum) and keep it."""
     from georaster_dl.models.bundle import load_bundle
 
-    return WindowPredictor(load_bundle(model_path), dict(overrides))
+    return WindowPredictor(load_bundle(model_path, networks=False), dict(overrides), list(providers))
 
 
-def predict_window_task(model_path: str, model_sha256: str, overrides: tuple, files: list[OutputFile],
-                        window: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
+def predict_window_task(model_path: str, model_sha256: str, overrides: tuple, providers: tuple,
+                        files: list[OutputFile], window: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
     """A dask.distributed task: predict one window (col, row, width, height)."""
-    predictor = worker_predictor(str(Path(model_path)), model_sha256, overrides)
+    predictor = worker_predictor(str(Path(model_path)), model_sha256, overrides, providers)
     return predictor(Window(*window), files)

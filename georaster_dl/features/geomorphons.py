@@ -33,6 +33,9 @@ from georaster_dl.features.stencil import TERRAIN_INPUTS, check_terrain, elevati
 
 CLASSES = {1: "flat", 2: "summit", 3: "ridge", 4: "shoulder", 5: "spur", 6: "slope", 7: "hollow",
            8: "footslope", 9: "valley", 10: "depression"}
+#: GRASS r.geomorphon's colours, so maps look as users of GRASS and SAGA know them.
+COLOURS = {1: (220, 220, 220), 2: (56, 0, 0), 3: (200, 0, 0), 4: (255, 80, 20), 5: (250, 210, 60),
+           6: (255, 255, 60), 7: (180, 230, 20), 8: (60, 250, 150), 9: (0, 0, 255), 10: (0, 0, 56)}
 
 # Form by [number of '-'][number of '+'] (0 = impossible: the counts sum to at most 8).
 _FORMS = np.array([
@@ -139,4 +142,4 @@ register(FeatureDef(
             Param("flat", float, 1.0, "flatness threshold in degrees", minimum=1e-9),
             Param("dist", float, 0.0, "flatness distance in cells beyond which the threshold shrinks (0: none)",
                   minimum=0.0)),
-    halo=_halo, input_kinds=TERRAIN_INPUTS, check=_check, classes=CLASSES))
+    halo=_halo, input_kinds=TERRAIN_INPUTS, check=_check, classes=CLASSES, colours=COLOURS))

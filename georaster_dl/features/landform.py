@@ -25,6 +25,9 @@ from georaster_dl.features.stencil import TERRAIN_INPUTS
 from georaster_dl.features.terrain import slope_degrees
 
 CLASSES = {1: "ridge", 2: "upper_slope", 3: "middle_slope", 4: "flat", 5: "lower_slope", 6: "valley"}
+#: High (red) to low (blue) positions, flat grey.
+COLOURS = {1: (200, 0, 0), 2: (255, 150, 50), 3: (255, 255, 120), 4: (220, 220, 220), 5: (120, 200, 255),
+           6: (0, 0, 200)}
 
 
 def classify(s: np.ndarray, slope: np.ndarray, flat_slope: float) -> np.ndarray:
@@ -47,4 +50,4 @@ register(FeatureDef(
         Param("flat_slope", float, 5.0, "slope in degrees separating flats from middle slopes", minimum=0.0),
     ) + STATS_PARAMS,
     halo=radius_halo, input_kinds=TERRAIN_INPUTS, check=check_neighbourhood, prepare=tpi_statistics,
-    internal_params=("mean", "sd"), classes=CLASSES))
+    internal_params=("mean", "sd"), classes=CLASSES, colours=COLOURS))

@@ -100,7 +100,8 @@ class FeatureDef:
     (bands, rows, cols) for the core window. ``halo(params)`` gives the cells of context
     the kernel needs on each side. ``band_suffixes(params, input)`` names the bands of
     multi-band features. ``classes`` maps the codes of class-valued features to names
-    (such features accept ``onehot=true``). ``prepare(stack, ref)`` runs a first pass
+    (such features accept ``onehot=true``), ``colours`` them to RGB map colours.
+    ``prepare(stack, ref)`` runs a first pass
     over the raster and returns parameters to pin (global statistics). ``check(stack,
     feature)`` refuses, before any pass, what the feature cannot compute on the stack's
     grid and inputs (a radius wider than the raster, an input without data).
@@ -118,6 +119,7 @@ class FeatureDef:
     source: str = "value"
     band_suffixes: Callable[[dict, InputSpec], list[str]] | None = None
     classes: dict[int, str] | None = None
+    colours: dict[int, tuple[int, int, int]] | None = None
     prepare: Callable[..., dict] | None = None
     internal_params: tuple[str, ...] = field(default=())
     check: Callable[..., None] | None = None

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from georaster_dl.io.files import write_atomic
+
 #: Colour ramp (position 0..1 -> hex) for probabilities: low blue to high red, like a heat map.
 PROBABILITY_RAMP = ((0.0, "#2b83ba"), (0.25, "#abdda4"), (0.5, "#ffffbf"), (0.75, "#fdae61"), (1.0, "#d7191c"))
 #: Sequential ramp for uncertainty (standard deviation) and continuous values.
@@ -47,8 +49,4 @@ def ramp_qml(minimum: float, maximum: float, ramp=PROBABILITY_RAMP, band: int = 
 
 def write_qml(raster_path: str | os.PathLike, text: str) -> Path:
     """Write the style beside ``raster_path`` atomically."""
-    path = qml_path(raster_path)
-    tmp = Path(str(path) + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(qml_path(raster_path), text, overwrite=True)

@@ -23,6 +23,8 @@ from rasterio.windows import Window
 
 from georaster_dl.errors import GridError, InputFileError, SpecError
 from georaster_dl.grid import Grid
+from georaster_dl.io.files import absolute, check_input_file
+from georaster_dl.progress import warn
 from georaster_dl.spec import InputSpec
 
 _GDAL_NODATA_TAG = 42113
@@ -154,7 +156,7 @@ class RasterSource:
 
 def describe_raster(path: str) -> dict:
     """Grid, CRS, bands, nodata and statistics of a raster file, for ``georaster-dl info``."""
-    spec = InputSpec(name="", path=str(Path(path).resolve()))
+    spec = InputSpec(name="", path=str(absolute(path)))
     ds = _open(spec)
     with ds:
         bands = []
@@ -183,8 +185,9 @@ def _has_colormap(ds, band: int) -> bool:
 def _open(spec: InputSpec):
     path = Path(spec.path)
     where = f"inputs.{spec.name}: {spec.path}" if spec.name else spec.path
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise InputFileError(f"{where} does not exist; check the path (relative paths are relative to the spec's folder)")
+    check_input_file(path, where)  # before GDAL opens it: a FIFO would block forever
     if path.is_file() and path.stat().st_size == 0:
         raise InputFileError(f"{where} is an empty (0-byte) file; replace it with the real raster")
     try:
@@ -213,9 +216,9 @@ def _nodata(spec: InputSpec, ds) -> float | None:
     """The nodata value reads must honour: the spec's override, else the file's own.
 
     A file may declare a nodata its data type cannot hold (a Byte band with nodata -1);
-    GDAL then silently reports none. That hides intent, so it is refused and the user
-    asked to state what nodata means for that file. An override the band cannot hold
-    would never match a cell, so it is refused too.
+    GDAL then reports none. It is read as GDAL reads it (every cell valid), with one
+    warning naming the file and how to set a nodata if one was meant. An override the
+    band cannot hold would never match a cell, so it is refused.
     """
     dtype = np.dtype(ds.dtypes[spec.band - 1])
     if spec.nodata is not None:
@@ -230,9 +233,10 @@ def _nodata(spec: InputSpec, ds) -> float | None:
     nodata = ds.nodatavals[spec.band - 1]
     value = declared if declared is not None else nodata
     if value is not None and np.isfinite(value) and not _holds(dtype, value):
-        raise SpecError(f"inputs.{spec.name}: {spec.path} declares nodata {value:g}, which a {dtype.name} band "
-                        f"cannot hold; set nodata for this input in the spec (e.g. nodata: none if every "
-                        f"cell is valid, or the value that marks missing cells)")
+        warn(f"{spec.path} declares nodata {value:g}, which its {dtype.name} band cannot hold: read as GDAL "
+             f"reads it, every cell valid. If a value marks missing cells, set it as input "
+             f"{spec.name!r}'s nodata (nodata: VALUE in the spec, --nodata with georaster-dl features, "
+             f"'Nodata overrides' in QGIS)")
     return nodata
 
 

@@ -2,7 +2,10 @@
 
 :class:`GeoTIFFWriter` writes ``<path>.partial`` and renames it to ``<path>`` only when
 every window has been written and the file is closed, so a crash or Ctrl-C never
-leaves a file that looks finished. The finished file is a tile-by-tile copy of the
+leaves a file that looks finished. The partial file is created with ``O_EXCL |
+O_NOFOLLOW`` (an existing ``<path>.partial`` is the user's and is refused, a planted
+link is never written through), and the finished copy gets a fresh temporary name
+(see :mod:`georaster_dl.io.files`). The finished file is a tile-by-tile copy of the
 partial one, so its bytes depend on the pixels only, not on window size or order.
 Existing outputs are refused unless ``overwrite=True``. Files are tiled (512),
 compressed (ZSTD level 1 with a predictor by default), BIGTIFF when needed, with
@@ -25,23 +28,12 @@ from rasterio.windows import Window
 
 from georaster_dl import __version__
 from georaster_dl.errors import OutputError, one_of
+from georaster_dl.io.files import check_output_path, create_new, is_regular_file, temporary_path
+from georaster_dl.io.files import publish as publish_file
 from georaster_dl.grid import TILE_SIZE, Grid
 
 COMPRESSIONS = ("zstd", "deflate", "lzw", "none")
 PARTIAL_SUFFIX = ".partial"
-
-
-def check_output_path(path: str | os.PathLike, overwrite: bool = False, what: str = "output") -> Path:
-    """Refuse an output that is a folder, lies in a missing folder, or exists (unless overwrite)."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        example = p / f"result{p.suffix or '.tif'}"  # keep the kind the user meant: .gdl, .json, .html, .tif
-        raise OutputError(f"{what} {p} is a folder; give a file name such as {example}")
-    if not p.parent.is_dir():
-        raise OutputError(f"{what} {p}: folder {p.parent} does not exist; create it first")
-    if p.exists() and not overwrite:
-        raise OutputError(f"{what} {p} already exists; pass --overwrite (overwrite=True) to replace it")
-    return p
 
 
 def partial_path(path: str | os.PathLike) -> Path:
@@ -104,7 +96,9 @@ class GeoTIFFWriter:
                  tags: dict | None = None, overviews: bool = False) -> None:
         self.path = check_output_path(path, overwrite)
         self.partial = partial_path(self.path)
-        self.final = Path(str(self.partial) + ".final")
+        self.final: Path | None = None  # the finished copy, under a fresh name made by finish()
+        self.overwrite = overwrite
+        self._owns_partial = False  # a partial file not made (or resumed) by this writer is never deleted
         self.grid, self.count, self.dtype, self.nodata = grid, count, np.dtype(dtype).name, nodata
         self.descriptions = descriptions
         self.colormap, self.category_names = colormap, category_names
@@ -123,10 +117,12 @@ class GeoTIFFWriter:
         reopened after a checkpoint is laid out exactly like one written in one go.
         """
         try:
-            if resume and self.partial.exists():
+            if resume and is_regular_file(self.partial):
+                self._owns_partial = True  # the journal says it is this run's
                 self._reopen()
             else:
-                self.partial.unlink(missing_ok=True)
+                os.close(create_new(self.partial, "partial file"))
+                self._owns_partial = True
                 self._ds = rasterio.open(self.partial, "w", **self._profile)
                 self._write_metadata()
         except rasterio.errors.RasterioIOError as exc:
@@ -147,9 +143,12 @@ class GeoTIFFWriter:
         ds, self._ds = self._ds, None
         if ds is not None:
             ds.close()
-        return self.partial.stat().st_size if self.partial.exists() else 0
+        return self.partial.stat().st_size if is_regular_file(self.partial) else 0
 
     def _reopen(self) -> None:
+        if not is_regular_file(self.partial):
+            raise OutputError(f"{self.partial} is no longer a regular file (replaced by a link?); "
+                              "run again without --resume")
         codec = {k: v for k, v in self._profile.items() if k in ("zstd_level", "zlevel", "num_threads")}
         self._ds = rasterio.open(self.partial, "r+", **{k.upper(): v for k, v in codec.items()})
 
@@ -182,7 +181,8 @@ class GeoTIFFWriter:
         return self.publish()
 
     def finish(self) -> None:
-        """Close the partial file, check it is complete, and copy it into ``<partial>.final``.
+        """Close the partial file, check it is complete, and copy it into a fresh
+        ``.NAME.XXXX.final`` beside it.
 
         The partial file's tiles lie in the order windows were written, and its directory
         was rewritten at every checkpoint; copying it tile by tile into a fresh file gives
@@ -196,6 +196,7 @@ class GeoTIFFWriter:
             if ds is not None:
                 ds.close()
             _check_complete(self.partial)
+            self.final = temporary_path(self.path, ".final")
             try:
                 rasterio.shutil.copy(self.partial, self.final, **self._creation)
                 if self.overviews:
@@ -205,17 +206,25 @@ class GeoTIFFWriter:
                                   "check free disk space and file-size limits (ulimit -f)") from None
             _check_complete(self.final)
         except KeyboardInterrupt:
-            self.final.unlink(missing_ok=True)
+            self.discard_copy()
             raise
         except BaseException:
             self.abort()
             raise
 
     def publish(self) -> Path:
-        """Rename the finished copy to the output's name and delete the partial file."""
-        os.replace(self.final, self.path)
+        """Rename the finished copy to the output's name (replacing only a regular file, and
+        only with ``overwrite``) and delete the partial file."""
+        publish_file(self.final, self.path, self.overwrite)
+        self.final = None
         self.partial.unlink()
         return self.path
+
+    def discard_copy(self) -> None:
+        """Delete the finished copy, if any (the partial file is kept)."""
+        if self.final is not None:
+            self.final.unlink(missing_ok=True)
+            self.final = None
 
     def _build_overviews(self, path: Path) -> None:
         factors = [f for f in (2, 4, 8, 16, 32, 64) if min(self.grid.shape) // f >= 256]
@@ -230,8 +239,9 @@ class GeoTIFFWriter:
             if ds is not None:
                 ds.close()
         finally:
-            self.partial.unlink(missing_ok=True)
-            self.final.unlink(missing_ok=True)
+            if self._owns_partial:
+                self.partial.unlink(missing_ok=True)
+            self.discard_copy()
 
     def __enter__(self) -> GeoTIFFWriter:
         return self.open()

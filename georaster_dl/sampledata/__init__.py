@@ -1,6 +1,6 @@
 """Deterministic sample data: a small, realistic study area with hidden rules to recover.
 
-``write_sample_data(folder)`` (or ``python -m georaster_dl.sampledata FOLDER``) writes,
+``write_sample_data(folder)`` (or ``georaster-dl sample-data FOLDER``) writes,
 for a seed, always the same files (bit for bit):
 
 ======================== ==============================================================

@@ -17,14 +17,16 @@ from processing.core.ProcessingConfig import ProcessingConfig, Setting
 SETTING = "GEORASTER_DL_COMMAND"
 EXECUTABLE = "georaster-dl"
 SETTINGS_PATH = "Processing > Options > Providers > GeoRaster DL > georaster-dl command"
+#: The one install command (also in metadata.txt's about and the README); georaster_dl is not on PyPI.
+INSTALL_COMMAND = "python3 -m venv ~/georaster-dl && ~/georaster-dl/bin/pip install /path/to/georaster_dl"
 INSTALL_HELP = (
-    "Install the backend in its own Python environment (never into QGIS's Python): "
-    "python3 -m venv ~/georaster-dl && ~/georaster-dl/bin/pip install georaster_dl "
-    "(or pip install the path of a georaster_dl source checkout; on Windows use "
-    "py -m venv %USERPROFILE%\\georaster-dl and %USERPROFILE%\\georaster-dl\\Scripts\\pip). "
-    f"Then set {SETTINGS_PATH} to ~/georaster-dl/bin/georaster-dl "
+    f"Install the backend in its own Python environment (never into QGIS's Python): {INSTALL_COMMAND} "
+    "(the folder of a georaster_dl source checkout, or a wheel built from it with 'python3 -m build'; "
+    "on Windows: py -m venv %USERPROFILE%\\georaster-dl, then %USERPROFILE%\\georaster-dl\\Scripts\\pip "
+    f"install ...). Then set {SETTINGS_PATH} to ~/georaster-dl/bin/georaster-dl "
     "(Windows: %USERPROFILE%\\georaster-dl\\Scripts\\georaster-dl.exe) or to the environment's "
-    "folder, or put that bin/Scripts folder on PATH, and run the algorithm again."
+    "folder, and run the algorithm again. Never put the environment's bin folder first on QGIS's PATH: "
+    "QGIS then fails to load its SIP module."
 )
 
 
@@ -34,8 +36,20 @@ def add_settings(group: str, icon: QIcon) -> None:
     ProcessingConfig.addSetting(Setting(
         group, SETTING,
         "georaster-dl command (its path, or its virtual environment's folder; empty: search PATH)",
-        "", valuetype=Setting.FILE))
+        "", valuetype=Setting.FILE, validator=check_setting))
     ProcessingConfig.readSettings()
+
+
+def check_setting(value: str) -> None:
+    """The setting's check in Processing's options: an existing path, ``~`` standing for the home folder.
+
+    Raises
+    ------
+    ValueError
+        Naming the path, when it does not exist.
+    """
+    if value and not Path(str(value).strip()).expanduser().exists():
+        raise ValueError(f"{value} does not exist: give the path of georaster-dl or of its environment's folder")
 
 
 def remove_settings() -> None:

@@ -72,6 +72,11 @@ def class_names(path: str, band: int = 1) -> dict[int, str]:
     return _band_metadata(path, band)[1]
 
 
+def band_labels(path: str, name: str, count: int) -> list[str]:
+    """A label per band of a raster: its description (a stack's feature name), else ``<name>_b<n>``."""
+    return [_band_metadata(path, band)[0] or f"{name}_b{band}" for band in range(1, count + 1)]
+
+
 def _band_metadata(path: str, band: int) -> tuple[str, dict[int, str]]:
     """(description, class names) of a band, read with GDAL."""
     dataset = gdal.Open(path)  # keep a reference: a band outliving its dataset crashes GDAL

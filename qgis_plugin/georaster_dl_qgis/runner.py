@@ -17,11 +17,13 @@ import subprocess
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 POLL_S = 0.1
-UNFINISHED_SUFFIXES = (".partial", ".partial.journal", ".lock")
+#: Shown at once: Python, TensorFlow and the model take seconds to load before the first progress line.
+STARTING = "Starting the georaster-dl backend (loading Python, TensorFlow and the model)"
 TERMINATE_GRACE_S = 1.0  # SIGTERM first so the backend can clean up, SIGKILL after this
 # Variables QGIS (Debian, OSGeo4W, macOS bundle) sets for its own Python, GDAL, PROJ and Qt;
 # inherited, they make the backend's Python or its wheels' GDAL/PROJ load the wrong files.
@@ -53,15 +55,35 @@ def clean_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def output_files(path: str) -> list[Path]:
-    """Files a backend run may leave for output ``path``: itself, its partial file, resume
-    journal, lock, ``.qml`` style and GDAL ``.aux.xml``."""
-    p = Path(path)
-    return [p, *(Path(f"{p}{suffix}") for suffix in (*UNFINISHED_SUFFIXES, ".aux.xml")), p.with_suffix(".qml")]
+def output_files(path: str, files: Mapping | None = None) -> list[Path]:
+    """Files a backend run may leave for output ``path``: itself, GDAL's ``.aux.xml``, and the
+    sidecars the backend names in its capabilities' ``files`` (unfinished files, style)."""
+    p, files = Path(path), files or {}
+    sidecars = [Path(f"{p}{suffix}") for suffix in (*files.get("unfinished", ()), ".aux.xml")]
+    return [p, *sidecars, *([p.with_suffix(files["style"])] if files.get("style") else [])]
+
+
+def backend_json(command: Sequence[str], timeout: float = 120) -> Any:
+    """Run a short backend command that prints one JSON document and return it parsed.
+
+    Raises
+    ------
+    QgsProcessingException
+        With the backend's ``error:`` line when it fails.
+    OSError, subprocess.TimeoutExpired, ValueError
+        When the command cannot start, hangs, or prints no JSON.
+    """
+    done = subprocess.run([str(a) for a in command], capture_output=True, text=True, encoding="utf-8",
+                          errors="replace", timeout=timeout, env=clean_environment(os.environ),
+                          stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        errors = [line[len("error: "):] for line in done.stderr.splitlines() if line.lower().startswith("error: ")]
+        raise QgsProcessingException(errors[-1] if errors else f"{command[0]} failed with exit code {done.returncode}")
+    return json.loads(done.stdout)
 
 
 def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
-                outputs: Iterable[str] = ()) -> None:
+                outputs: Iterable[str] = (), files: Mapping | None = None) -> None:
     """Run ``command`` to completion, reporting progress to ``feedback``.
 
     Parameters
@@ -75,6 +97,8 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         and their sidecars that this run created are removed; files that existed before it
         started (a previous result, or the partial files of another run holding the
         output's lock) are left alone.
+    files : mapping, optional
+        The ``files`` entry of the backend's capabilities: suffixes of its sidecar files.
 
     Raises
     ------
@@ -82,8 +106,9 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         When the backend fails (its ``error:`` line is the message) or the run is cancelled.
     """
     outputs = list(outputs)
-    before = {path for output in outputs for path in output_files(output) if path.exists()}
+    before = {path for output in outputs for path in output_files(output, files) if path.exists()}
     feedback.pushCommandInfo(" ".join(shlex.quote(str(a)) for a in command))
+    feedback.setProgressText(STARTING)
     process = subprocess.Popen(
         [str(a) for a in command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, env=clean_environment(os.environ), text=True, encoding="utf-8",
@@ -99,7 +124,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
         if feedback.isCanceled():
             _stop(process)
             _close(process, pumps)
-            _remove_new(outputs, before)
+            _remove_new(outputs, before, files)
             raise QgsProcessingException("Cancelled: the georaster-dl backend was stopped and its "
                                          "unfinished outputs were removed.")
         try:
@@ -113,7 +138,7 @@ def run_backend(command: Sequence[str], feedback: QgsProcessingFeedback,
     code = process.wait()
     _close(process, pumps)
     if code != 0:
-        _remove_new(outputs, before)
+        _remove_new(outputs, before, files)
         raise QgsProcessingException(reporter.failure(code))
 
 
@@ -147,8 +172,9 @@ class _Reporter:
     def _progress(self, event: dict) -> None:
         stage, message = str(event.get("stage") or ""), str(event.get("message") or "")
         done, total = event.get("done") or 0, event.get("total") or 0
-        if not total:  # an information line ({"stage": "info", "total": 0, ...})
+        if not total:  # an information line ({"stage": "info", "total": 0, ...}): also what happens now
             self.feedback.pushInfo(message or stage)
+            self.feedback.setProgressText(message or stage)
             return
         if stage != self.stage:
             self.stage = stage
@@ -219,9 +245,9 @@ def _signal_group(pid: int, sig: int) -> None:
         pass  # the whole group is already gone
 
 
-def _remove_new(outputs: Iterable[str], before: set[Path]) -> None:
+def _remove_new(outputs: Iterable[str], before: set[Path], files: Mapping | None) -> None:
     """Delete the outputs' files and sidecars that did not exist in ``before``."""
     for output in outputs:
-        for path in output_files(output):
+        for path in output_files(output, files):
             if path.is_file() and path not in before:
                 path.unlink(missing_ok=True)

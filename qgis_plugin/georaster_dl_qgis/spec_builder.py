@@ -11,16 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
-_CLI_FEATURE = re.compile(r"^\s*(?P<name>[A-Za-z_]\w*)\s*(?::(?P<params>.*))?$")
 
 
 @dataclass(frozen=True)
 class Source:
-    """One input file: a display name (made into a spec name), a path and a vector layer name."""
+    """One input file: a display name (made into a spec name), a path, a vector layer name, a
+    nodata override (a number, ``nan`` or ``none``; empty: the file's own) and a raster band."""
 
     label: str
     path: str
     layer: str = ""
+    nodata: str = ""
+    band: int = 1
 
 
 def input_name(label: str, taken: set[str]) -> str:
@@ -41,29 +43,7 @@ def input_name(label: str, taken: set[str]) -> str:
     return name
 
 
-def cli_feature_to_ref(text: str) -> str:
-    """Convert the CLI's ``tpi:radius=10`` (params joined by ':') to the spec's ``tpi(radius=10)``.
-
-    Examples
-    --------
-    >>> cli_feature_to_ref("tpi:radius=10:shape=annulus")
-    'tpi(radius=10,shape=annulus)'
-    >>> cli_feature_to_ref("slope")
-    'slope'
-    """
-    m = _CLI_FEATURE.match(text)
-    if not m:
-        raise ValueError(f"cannot read terrain feature {text!r}; write name or name:param=value")
-    params = [p.strip() for p in (m["params"] or "").split(":") if p.strip()]
-    return f"{m['name']}({','.join(params)})" if params else m["name"]
-
-
-def split_features(text: str) -> list[str]:
-    """Split a comma-separated feature list, keeping ``name:p=1`` entries whole."""
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def build_spec(reference: Source | None, terrain: list[str], continuous: list[Source],
+def build_spec(reference: Source | None, terrain: str, continuous: list[Source],
                categorical: list[Source], vectors: list[Source], onehot: bool = True,
                reference_name: str = "", reference_as_feature: bool = True) -> dict:
     """A spec dict: grid on ``reference`` (else the first raster), one feature per layer.
@@ -71,9 +51,10 @@ def build_spec(reference: Source | None, terrain: list[str], continuous: list[So
     Parameters
     ----------
     reference : Source or None
-        Raster whose grid the stack uses; its terrain features are ``terrain`` (CLI syntax).
-    terrain : list of str
-        Terrain features of the reference, e.g. ``['slope', 'tpi:radius=10']``.
+        Raster whose grid the stack uses; its terrain features are ``terrain``.
+    terrain : str
+        Terrain features of the reference in the command-line syntax, e.g. ``'slope,tpi:radius=10'``,
+        written as they are for the backend to parse.
     continuous, categorical, vectors : list of Source
         Evidence rasters (values), class rasters (one-hot or codes) and vectors (distance grids).
     onehot : bool
@@ -86,22 +67,27 @@ def build_spec(reference: Source | None, terrain: list[str], continuous: list[So
     Returns
     -------
     dict
-        ``{'grid': ..., 'inputs': ..., 'features': [...]}``.
+        ``{'grid': ..., 'inputs': ..., 'features': [...]}``; the terrain features are one entry
+        ``{reference name: terrain}``.
     """
     rasters = [r for r in [reference, *continuous, *categorical] if r is not None]
     if not rasters:
         raise ValueError("choose at least one raster layer (a reference grid or evidence layer)")
     inputs: dict[str, dict] = {}
-    features: list[str] = []
+    features: list = []
     names: dict[str, str] = {}  # path -> input name, so a layer chosen twice is read once
 
     def add(source: Source, kind: str, wanted_name: str = "") -> str:
-        key = f"{source.path}|{source.layer}"
+        key = f"{source.path}|{source.layer}|{source.band}"
         if key not in names:
             name = wanted_name or input_name(source.label, set(inputs))
             entry = {"path": source.path, "kind": kind}
             if source.layer:
                 entry["layer"] = source.layer
+            if source.nodata:
+                entry["nodata"] = _number_or_text(source.nodata)
+            if source.band != 1:
+                entry["band"] = source.band
             inputs[name] = entry
             names[key] = name
         return names[key]
@@ -111,7 +97,8 @@ def build_spec(reference: Source | None, terrain: list[str], continuous: list[So
     if reference is not None:
         if reference_as_feature:
             features.append(grid)
-        features += [f"{grid}.{cli_feature_to_ref(t)}" for t in terrain]
+        if terrain.strip():
+            features.append({grid: terrain.strip()})
     for source in continuous:
         features.append(add(source, "continuous"))
     for source in categorical:
@@ -129,5 +116,14 @@ def write_spec(spec: dict, path: str) -> str:
     return path
 
 
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+def _number_or_text(text: str) -> float | str:
+    """``'-1'`` -> -1.0; ``'none'`` stays text (the backend checks the value)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip().lower()
+
+
+def _unique(items: list) -> list:
+    """``items`` without repeated references (a layer chosen twice)."""
+    return [item for i, item in enumerate(items) if not isinstance(item, str) or item not in items[:i]]

@@ -10,6 +10,11 @@ CONFIG keys (each optional):
       style each raster through the plugin's loader and describe its renderer
   "load": {"algorithm": ID, "params": {...}}
       processing.runAndLoadResults, as the toolbox runs it: describe the layers it added
+  "run": {"algorithm": ID, "params": {...}}
+      processing.run: its results, or the error it raised
+  "choices": true
+      every enum parameter's options, MODEL file filters and number defaults of the algorithms
+      once the backend is set, and the keys of the capabilities cache in the profile
 """
 import json
 import sys
@@ -99,6 +104,35 @@ def check_cancel(cfg):
             "alive_after": [p for p in feedback.pids if p in processes_with(cfg["out"])], "left": left}
 
 
+def check_run(cfg):
+    try:
+        return processing.run(cfg["algorithm"], cfg["params"], feedback=Recorder())
+    except QgsProcessingException as exc:
+        return {"error": str(exc)}
+
+
+def check_choices(_):
+    from qgis.core import QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber
+
+    from georaster_dl_qgis import capabilities
+
+    provider = QgsApplication.processingRegistry().providerById("georaster_dl")
+    provider.refreshAlgorithms()  # as Processing's options dialog does once the backend is set
+    found, described = {}, {}
+    for alg in provider.algorithms():
+        for p in alg.parameterDefinitions():
+            described[f"{alg.name()}.{p.name()}"] = [p.description(), p.defaultValue(),
+                                                    bool(p.flags() & p.FlagOptional)]
+            if isinstance(p, QgsProcessingParameterEnum):
+                found[f"{alg.name()}.{p.name()}"] = p.options()
+            elif isinstance(p, QgsProcessingParameterFile) and p.name() == "MODEL":
+                found[f"{alg.name()}.{p.name()}"] = p.fileFilter()
+            elif isinstance(p, QgsProcessingParameterNumber):
+                found[f"{alg.name()}.{p.name()}"] = p.defaultValue()
+    cache = json.loads((Path(QgsApplication.qgisSettingsDirPath()) / capabilities.CACHE_FILE).read_text())
+    return {"parameters": found, "described": described, "cache_keys": list(cache)}
+
+
 def describe(layer):
     renderer = layer.renderer()
     info = {"type": renderer.type(), "band_count": layer.bandCount()}
@@ -120,5 +154,6 @@ def check_load(cfg):
 
 config = json.loads(Path(sys.argv[1]).read_text())
 ProcessingConfig.setSettingValue("GEORASTER_DL_COMMAND", config["backend"])
-checks = {"layers": check_layers, "cancel": check_cancel, "loader": check_loader, "load": check_load}
+checks = {"layers": check_layers, "cancel": check_cancel, "loader": check_loader, "load": check_load,
+          "choices": check_choices, "run": check_run}
 print(json.dumps({name: check(config[name]) for name, check in checks.items() if name in config}))

@@ -30,6 +30,7 @@ plugin.initProcessing()
 registry = QgsApplication.processingRegistry()
 provider = registry.providerById("georaster_dl")
 algorithms = {a.name(): {"display": a.displayName(), "group": a.group(), "help": a.shortHelpString(),
+                         "help_url": a.helpUrl(), "svg_icon": a.svgIconPath(),
                          "undocumented": [p.name() for p in a.parameterDefinitions() if not p.help()]}
               for a in provider.algorithms()}
 result = {
@@ -41,6 +42,22 @@ result = {
     "venv_folder": can_execute(str(Path(sys.argv[1]).parent.parent)),
     "bad_path": can_execute(str(Path(__file__).parent)),  # a folder without georaster-dl
 }
+setting = ProcessingConfig.settings[backend.SETTING]
+
+
+def validate(value):
+    try:
+        setting.validator(value)
+        return ""
+    except ValueError as exc:
+        return str(exc)
+
+
+home_venv = Path.home() / "georaster-dl"  # the help's ~/georaster-dl, here the backend's environment
+if not home_venv.exists():
+    home_venv.symlink_to(Path(sys.argv[1]).parent.parent)
+result["tilde"] = [validate("~/georaster-dl"), can_execute("~/georaster-dl")]
+result["tilde_missing"] = validate("~/no-such-georaster-dl")
 plugin.unload()
 result["after_unload"] = registry.providerById("georaster_dl") is None
 print(json.dumps(result))

@@ -14,6 +14,8 @@ from qgis.core import QgsProcessingException, QgsProcessingFeedback
 from georaster_dl_qgis.runner import run_backend
 
 FAKE = [sys.executable, str(Path(__file__).with_name("fake_backend.py")), "--json-progress"]
+# The sidecar files the real backend publishes (tests/test_capabilities.py pins them).
+FILES = {"unfinished": [".partial", ".partial.journal", ".lock"], "style": ".qml"}
 
 
 class Recorder(QgsProcessingFeedback):
@@ -51,7 +53,7 @@ class Recorder(QgsProcessingFeedback):
 
 def attempt(command, feedback, outputs=()):
     try:
-        run_backend(command, feedback, outputs)
+        run_backend(command, feedback, outputs, FILES)
         return None
     except QgsProcessingException as exc:
         return str(exc)

@@ -1,6 +1,7 @@
 """The provider's algorithms, one per module, in toolbox order."""
 
 from georaster_dl_qgis.algorithms.classify_landforms import ClassifyLandforms
+from georaster_dl_qgis.algorithms.describe_model import DescribeModel
 from georaster_dl_qgis.algorithms.evaluate import Evaluate
 from georaster_dl_qgis.algorithms.geomorphons import Geomorphons
 from georaster_dl_qgis.algorithms.map_prospectivity import MapProspectivity
@@ -12,4 +13,4 @@ from georaster_dl_qgis.algorithms.train_prospectivity import TrainProspectivity
 from georaster_dl_qgis.algorithms.train_regression import TrainRegression
 
 ALGORITHMS = (TerrainFeatures, Geomorphons, StackRasters, TrainLandforms, ClassifyLandforms,
-              TrainProspectivity, MapProspectivity, TrainRegression, Predict, Evaluate)
+              TrainProspectivity, MapProspectivity, TrainRegression, Predict, Evaluate, DescribeModel)

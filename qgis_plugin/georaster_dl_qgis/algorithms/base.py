@@ -7,19 +7,22 @@ finds the backend, runs it with progress and cancel, and styles raster outputs.
 
 from __future__ import annotations
 
+import configparser
 from pathlib import Path
 from typing import Any
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingContext, QgsProcessingException,
-                       QgsProcessingFeedback,
-                       QgsProcessingParameterDefinition, QgsProcessingUtils)
+                       QgsProcessingFeedback, QgsProcessingParameterDefinition,
+                       QgsProcessingParameterRasterDestination, QgsProcessingUtils)
 from qgis.PyQt.QtGui import QIcon
 
-from georaster_dl_qgis import backend, layers, spec_builder
+from georaster_dl_qgis import backend, capabilities, layers, spec_builder
 from georaster_dl_qgis.loader import StyleOnLoad
+from georaster_dl_qgis.messages import in_dialog_words
 from georaster_dl_qgis.runner import run_backend
 
 ICON = Path(__file__).parent.parent / "icons" / "georaster_dl.svg"
+METADATA = Path(__file__).parent.parent / "metadata.txt"
 
 
 class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
@@ -31,8 +34,10 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     GROUP_ID = ""
     HELP = ""
     COMMAND = ""  # georaster-dl sub-command
-    # Files the backend writes beside OUTPUT (output name -> suffix added to OUTPUT's stem), e.g.
-    # predict's OUT_probabilities.tif: removed on cancel, returned and loaded when they exist.
+    HELP_SECTION = "qgis-plugin"  # anchor of the README section that explains the algorithm
+    # Files the backend writes beside OUTPUT (output name -> key of the suffix added to OUTPUT's stem
+    # in the capabilities' files), e.g. predict's OUT_probabilities.tif: removed on cancel,
+    # returned and loaded when they exist.
     SIDE_OUTPUTS: dict[str, str] = {}
 
     def __init__(self) -> None:
@@ -54,6 +59,12 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
 
     def icon(self) -> QIcon:
         return QIcon(str(ICON))
+
+    def svgIconPath(self) -> str:  # noqa: N802 - QGIS API (the model designer draws this one)
+        return str(ICON)
+
+    def helpUrl(self) -> str:  # noqa: N802 - QGIS API
+        return f"{_homepage()}#{self.HELP_SECTION}"
 
     def createInstance(self) -> GeoRasterDLAlgorithm:  # noqa: N802 - QGIS API
         return type(self)()
@@ -83,9 +94,33 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
         """What is wrong with the parameter values beyond each one's own checks ('' if nothing)."""
         return ""
 
+    def single_band_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Refuse a multi-band DEM: terrain features read one band, and none is dropped silently."""
+        for name in ("INPUT", "DEM"):
+            definition = self.parameterDefinition(name)
+            layer = self.parameterAsRasterLayer(parameters, name, context) if definition else None
+            if layer is not None and layer.bandCount() > 1:
+                return (f"{definition.description()}: {layer.name()} has {layer.bandCount()} bands; terrain "
+                        "features need a one-band elevation raster (save the elevation band alone).")
+        return ""
+
+    def output_problem(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str:
+        """Refuse a raster output named for a format the backend does not write (x.gpkg)."""
+        suffix = capabilities.file_suffix(capabilities.capabilities(), "raster")
+        for p in self.destinationParameterDefinitions():
+            if isinstance(p, QgsProcessingParameterRasterDestination):
+                path = Path(self.parameterAsOutputLayer(parameters, p.name(), context) or "")
+                if path.name and path.suffix.lower() != suffix:
+                    return (f"{p.description()}: {path.name} is not a GeoTIFF, the only format the backend "
+                            f"writes; name it {path.stem}{suffix}.")
+        return ""
+
     def checkParameterValues(self, parameters: dict[str, Any],  # noqa: N802 - QGIS API
                              context: QgsProcessingContext) -> tuple[bool, str]:
-        message = self.problem(parameters, context)
+        ready, message = self.canExecute()  # without a backend, its choice lists are empty: say why first
+        if ready:
+            message = (self.single_band_problem(parameters, context) or self.output_problem(parameters, context)
+                       or self.problem(parameters, context))
         return (False, message) if message else super().checkParameterValues(parameters, context)
 
     def arguments(self, parameters: dict[str, Any], context: QgsProcessingContext,
@@ -96,7 +131,7 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     # --- running ---------------------------------------------------------------------------
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API (the toolbox asks first)
         try:
-            backend.backend_command()
+            capabilities.capabilities()  # finds the backend and checks it can describe itself
         except QgsProcessingException as exc:
             return False, str(exc)
         return True, ""
@@ -104,12 +139,15 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
     def processAlgorithm(self, parameters: dict[str, Any], context: QgsProcessingContext,  # noqa: N802
                          feedback: QgsProcessingFeedback) -> dict[str, str]:
         command = backend.backend_command()
+        files = capabilities.capabilities()["files"]
         try:
             args, outputs = self.arguments(parameters, context, feedback)
-            side = {name: _sibling(outputs["OUTPUT"], suffix) for name, suffix in self.SIDE_OUTPUTS.items()}
+            side = {name: _sibling(outputs["OUTPUT"], files[key]) for name, key in self.SIDE_OUTPUTS.items()}
             run_backend([*command, "--json-progress", self.COMMAND, *args], feedback,
-                        [*outputs.values(), *side.values()])
-        except (ValueError, OSError) as exc:  # a mistyped feature list, a backend that cannot start
+                        [*outputs.values(), *side.values()], files)
+        except QgsProcessingException as exc:  # the backend's message names its options: say the dialog's
+            raise QgsProcessingException(in_dialog_words(str(exc), self)) from None
+        except (ValueError, OSError) as exc:  # a backend that cannot start
             raise QgsProcessingException(f"{self.displayName()}: {exc}") from None
         for name, path in side.items():
             if Path(path).is_file():
@@ -150,3 +188,10 @@ def _sibling(path: str, suffix: str) -> str:
     """``/a/out.tif`` + ``_probabilities`` -> ``/a/out_probabilities.tif``."""
     p = Path(path)
     return str(p.with_name(f"{p.stem}{suffix}{p.suffix}"))
+
+
+def _homepage() -> str:
+    """The plugin's homepage as metadata.txt gives it."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(METADATA, encoding="utf-8")
+    return parser.get("general", "homepage", fallback="")

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingOutputRasterLayer, QgsProcessingParameterFile,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer)
+from qgis.core import (QgsProcessingOutputRasterLayer, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer)
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import add_prediction, prediction_args
+from georaster_dl_qgis.algorithms.options import add_model, add_prediction, prediction_args
 
 
 class ClassifyLandforms(GeoRasterDLAlgorithm):
     NAME = "classify_landforms"
     DISPLAY_NAME = "Classify landforms"
     GROUP, GROUP_ID = "Landforms", "landforms"
+    HELP_SECTION = "prediction"
     COMMAND = "predict"
-    SIDE_OUTPUTS = {"PROBABILITIES": "_probabilities"}
+    SIDE_OUTPUTS = {"PROBABILITIES": "probabilities"}
     HELP = ("Maps landform classes over a DEM with a model from 'Train landform classifier'. The "
             "terrain features are derived exactly as in training, window by window. The output "
             "loads paletted with the model's class names and colours.")
 
     def define(self) -> None:
-        self.add(QgsProcessingParameterFile("MODEL", "Landform model", fileFilter="GeoRaster DL model (*.gdl)"),
-                 "A .gdl file trained with task 'landform'.")
+        add_model(self, "Landform model", "A .gdl file trained with task 'landform'.")
         self.add(QgsProcessingParameterRasterLayer("DEM", "DEM", optional=True),
                  "DEM to classify (replaces the model's input 'dem'); empty: the DEM it was trained on.")
         add_prediction(self)
@@ -35,4 +35,5 @@ class ClassifyLandforms(GeoRasterDLAlgorithm):
         if self.parameterAsRasterLayer(parameters, "DEM", context):
             dem["dem"] = self.raster_arg(parameters, "DEM", context, feedback)
         model = self.parameterAsFile(parameters, "MODEL", context)
-        return [model, out, *prediction_args(self, parameters, context, dem), "--overwrite"], {"OUTPUT": out}
+        return [model, out, "--task", "landform", *prediction_args(self, parameters, context, dem),
+                "--overwrite"], {"OUTPUT": out}

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination)
+                       QgsProcessingParameterFileDestination)
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
+from georaster_dl_qgis.algorithms.options import add_model
 
 
 class Evaluate(GeoRasterDLAlgorithm):
     NAME = "evaluate"
     DISPLAY_NAME = "Evaluate a model (HTML report)"
     GROUP, GROUP_ID = "Models", "models"
+    HELP_SECTION = "training-and-evaluation"
     COMMAND = "evaluate"
     HELP = ("Scores a trained model on labels it has not seen: confusion matrix and per-class "
             "accuracy (landforms), ROC/AUC and success-rate curves (prospectivity), or errors and "
             "a scatter plot (regression). The HTML report opens in the Results Viewer.")
 
     def define(self) -> None:
-        self.add(QgsProcessingParameterFile("MODEL", "Model", fileFilter="GeoRaster DL model (*.gdl)"),
-                 "The .gdl model to evaluate.")
+        add_model(self, "Model", "The .gdl model to evaluate.")
         self.add(QgsProcessingParameterFeatureSource("LABELS", "Labels",
                                                      [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
                  "Independent test labels: classes, deposits or measured values, like the training labels.")

@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback,
                        QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString)
+                       QgsProcessingParameterString, QgsProcessingUtils)
 
-from georaster_dl_qgis import layers, spec_builder
+from georaster_dl_qgis import capabilities, layers, spec_builder
+from georaster_dl_qgis.loader import band_labels
 
-TERRAIN_FEATURES = ["slope", "aspect", "northness", "eastness", "profile_curvature", "plan_curvature",
-                    "curvature", "tpi", "tpi_std", "tri", "roughness", "hillshade", "geomorphons",
-                    "landform_weiss"]
-ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "leaky_relu", "softplus", "linear"]
-OPTIMIZERS = ["adam", "sgd", "rmsprop"]
-DEVICES = ["auto", "cpu", "gpu"]
 Number = QgsProcessingParameterNumber
+#: Folds offered by default: the help asks for spatial cross-validation, so the dialog does it.
+DEFAULT_CV_FOLDS = 5
+#: Default block side: this fraction of the grid's longer side (about 100 blocks for 5 folds).
+BLOCK_FRACTION = 0.1
 
 
 def enum(name: str, label: str, options: list[str], default: Any, multiple: bool = False,
          optional: bool = False) -> QgsProcessingParameterEnum:
-    """An enum parameter whose values are the option strings (readable in qgis_process and models)."""
+    """An enum parameter whose values are the option strings (readable in qgis_process and models).
+
+    The options come from the backend's capabilities; defaults it does not offer are dropped.
+    """
+    default = ([d for d in default if d in options] or None) if multiple else (default if default in options else None)
     return QgsProcessingParameterEnum(name, label, options, multiple, default, optional, True)
+
+
+def name_value_pairs(text: str | None) -> dict[str, str]:
+    """``'a=1; b = 2'`` (or one pair per line) -> ``{'a': '1', 'b': '2'}``.
+
+    Examples
+    --------
+    >>> name_value_pairs("dem=/d/dem.tif; mag = /d/mag.tif")
+    {'dem': '/d/dem.tif', 'mag': '/d/mag.tif'}
+    """
+    pairs = (p.split("=", 1) for p in (text or "").replace("\n", ";").split(";") if "=" in p)
+    return {name.strip(): value.strip() for name, value in pairs}
 
 
 def optional_args(parameters: dict, flags: dict[str, str]) -> list[str]:
@@ -37,10 +53,28 @@ def optional_args(parameters: dict, flags: dict[str, str]) -> list[str]:
     return args
 
 
+def model_filter(doc: dict) -> str:
+    """File filter of model files, e.g. ``GeoRaster DL model (*.gdl)``."""
+    return f"GeoRaster DL model (*{capabilities.file_suffix(doc, 'model')})"
+
+
+def add_model(alg, label: str, help_text: str) -> None:
+    """The MODEL parameter: a model file the backend wrote."""
+    alg.add(QgsProcessingParameterFile("MODEL", label, fileFilter=model_filter(capabilities.available())), help_text)
+
+
+def feature_list(alg, parameters: dict, context, chosen: str = "FEATURES", more: str = "MORE") -> str:
+    """The ticked features and the typed ones as one command-line feature list, for the backend
+    to parse (the plugin has no feature grammar of its own)."""
+    typed = (alg.parameterAsString(parameters, more, context) or "").strip().strip(",")
+    return ",".join([*alg.parameterAsEnumStrings(parameters, chosen, context), *([typed] if typed else [])])
+
+
 # --- evidence layers -> StackSpec -----------------------------------------------------------
 def add_evidence(alg) -> None:
     """Reference grid, evidence/categorical rasters, vector layers, or an existing spec file."""
-    alg.add(QgsProcessingParameterRasterLayer("GRID", "Reference grid raster", optional=True),
+    alg.add(QgsProcessingParameterRasterLayer("GRID", "Reference grid raster (also used as evidence)",
+                                              optional=True),
             "Raster whose CRS, cells and extent the stack uses (default: the first evidence raster); "
             "its values are a feature too.")
     alg.add(QgsProcessingParameterMultipleLayers("EVIDENCE", "Evidence rasters (continuous)",
@@ -49,6 +83,10 @@ def add_evidence(alg) -> None:
     alg.add(QgsProcessingParameterMultipleLayers("CATEGORICAL", "Categorical rasters",
                                                  QgsProcessing.TypeRaster, optional=True),
             "Class rasters (geology units...), resampled by nearest neighbour and one-hot encoded.")
+    alg.add(QgsProcessingParameterString("NODATA", "Nodata overrides (layer=value; ...)", optional=True),
+            "For rasters above whose nodata is missing or wrong: the layer's name, '=', and the value that marks "
+            "missing cells (or none: every cell valid), e.g. 'FaultDensity=0; Magnetics=-99999'. A file declaring "
+            "a nodata its cells cannot hold (a Byte band with -1) is read with none, with a warning.")
     alg.add(QgsProcessingParameterMultipleLayers("VECTORS", "Vector layers (distance grids)",
                                                  QgsProcessing.TypeVectorAnyGeometry, optional=True),
             "Faults, contacts, intrusions...: each becomes a grid of distance to its nearest feature.")
@@ -64,27 +102,48 @@ def evidence_spec(alg, parameters: dict, context: QgsProcessingContext, feedback
     if given:
         return given
     grid = alg.parameterAsRasterLayer(parameters, "GRID", context)
+    nodata = name_value_pairs(alg.parameterAsString(parameters, "NODATA", context))
+    grid_bands = rasters([grid], context, feedback, nodata) if grid else [None]
     spec = spec_builder.build_spec(
-        reference=rasters([grid], context, feedback)[0] if grid else None,
-        terrain=[],
-        continuous=rasters(alg.parameterAsLayerList(parameters, "EVIDENCE", context), context, feedback),
-        categorical=rasters(alg.parameterAsLayerList(parameters, "CATEGORICAL", context), context, feedback),
+        reference=grid_bands[0],
+        terrain="",
+        continuous=grid_bands[1:] + rasters(alg.parameterAsLayerList(parameters, "EVIDENCE", context), context,
+                                            feedback, nodata),
+        categorical=rasters(alg.parameterAsLayerList(parameters, "CATEGORICAL", context), context, feedback,
+                            nodata),
         vectors=vectors(alg.parameterAsLayerList(parameters, "VECTORS", context), context, feedback),
         onehot=onehot)
     return alg.write_spec(spec, feedback)
 
 
 def evidence_problem(alg, parameters: dict, context: QgsProcessingContext) -> str:
-    """Refuse a run with neither a spec file nor any raster layer."""
-    if alg.parameterAsFile(parameters, "SPEC", context) or any(
-            alg.parameterAsLayerList(parameters, name, context) for name in ("EVIDENCE", "CATEGORICAL")) \
-            or alg.parameterAsRasterLayer(parameters, "GRID", context):
+    """Refuse a run with neither a spec file nor any raster layer, or a nodata override naming no layer."""
+    if alg.parameterAsFile(parameters, "SPEC", context):
         return ""
-    return "Choose evidence or categorical rasters (or a reference grid), or an existing stack spec file."
+    chosen = [layer for name in ("EVIDENCE", "CATEGORICAL")
+              for layer in alg.parameterAsLayerList(parameters, name, context)]
+    grid = alg.parameterAsRasterLayer(parameters, "GRID", context)
+    chosen += [grid] if grid else []
+    if not chosen:
+        return "Choose evidence or categorical rasters (or a reference grid), or an existing stack spec file."
+    names = sorted({layer.name() for layer in chosen})
+    unknown = [n for n in name_value_pairs(alg.parameterAsString(parameters, "NODATA", context)) if n not in names]
+    if unknown:
+        return (f"Nodata overrides: no chosen raster layer is named '{unknown[0]}'; the rasters are "
+                f"{', '.join(names)}.")
+    return ""
 
 
-def rasters(chosen: list, context, feedback) -> list[spec_builder.Source]:
-    return [spec_builder.Source(lyr.name(), layers.raster_path(lyr, context, feedback)) for lyr in chosen]
+def rasters(chosen: list, context, feedback, nodata: dict[str, str] | None = None) -> list[spec_builder.Source]:
+    """Sources of raster layers, one per band (a multi-band layer gives every band, named by its
+    description or ``<layer>_b<n>``), with the nodata override given for each layer's name."""
+    sources = []
+    for lyr in chosen:
+        path, override = layers.raster_path(lyr, context, feedback), (nodata or {}).get(lyr.name(), "")
+        labels = band_labels(path, lyr.name(), lyr.bandCount()) if lyr.bandCount() > 1 else [lyr.name()]
+        sources += [spec_builder.Source(label, path, nodata=override, band=band)
+                    for band, label in enumerate(labels, 1)]
+    return sources
 
 
 def vectors(chosen: list, context, feedback) -> list[spec_builder.Source]:
@@ -94,38 +153,46 @@ def vectors(chosen: list, context, feedback) -> list[spec_builder.Source]:
 
 # --- training -----------------------------------------------------------------------------
 def add_training(alg) -> None:
-    """Network, optimisation, cross-validation and output parameters of ``georaster-dl train``."""
-    alg.add(QgsProcessingParameterString("HIDDEN", "Hidden layer sizes", "64,32"),
+    """Network, optimisation, cross-validation and output parameters of ``georaster-dl train``
+    (choices and defaults from the backend's capabilities)."""
+    doc = capabilities.available()
+    default = doc.get("train_defaults") or {}
+    alg.add(QgsProcessingParameterString("HIDDEN", "Hidden layer sizes",
+                                         ",".join(map(str, default.get("hidden", [])))),
             "Units per dense hidden layer, comma-separated.")
-    alg.add(enum("ACTIVATION", "Activation", ACTIVATIONS, "relu"), "Activation of the hidden layers.",
-            advanced=True)
-    alg.add(Number("DROPOUT", "Dropout", Number.Double, 0.1, minValue=0.0, maxValue=0.9),
+    alg.add(enum("ACTIVATION", "Activation", capabilities.choices(doc, "activations"), default.get("activation")),
+            "Activation of the hidden layers.", advanced=True)
+    alg.add(Number("DROPOUT", "Dropout", Number.Double, default.get("dropout"), minValue=0.0, maxValue=0.9),
             "Fraction of units dropped at each training step (regularisation).", advanced=True)
-    alg.add(Number("EPOCHS", "Maximum epochs", Number.Integer, 200, minValue=1),
+    alg.add(Number("EPOCHS", "Maximum epochs", Number.Integer, default.get("epochs"), minValue=1),
             "Most passes over the training samples; early stopping usually ends sooner.")
-    alg.add(Number("PATIENCE", "Early-stopping patience (epochs)", Number.Integer, 20, minValue=0),
+    alg.add(Number("PATIENCE", "Early-stopping patience (epochs)", Number.Integer, default.get("patience"),
+                   minValue=0),
             "Stop after this many epochs without a better validation loss and keep the best weights "
             "(0: train all epochs).", advanced=True)
-    alg.add(Number("BATCH_SIZE", "Batch size", Number.Integer, 256, minValue=1), "Samples per step.",
-            advanced=True)
-    alg.add(enum("OPTIMIZER", "Optimizer", OPTIMIZERS, "adam"), "Keras optimizer.", advanced=True)
-    alg.add(Number("LEARNING_RATE", "Learning rate", Number.Double, 0.001, minValue=0.0), "Optimizer step size.",
-            advanced=True)
-    alg.add(Number("CV_FOLDS", "Spatial cross-validation folds", Number.Integer, 0, minValue=0),
+    alg.add(Number("BATCH_SIZE", "Batch size", Number.Integer, default.get("batch_size"), minValue=1),
+            "Samples per step.", advanced=True)
+    alg.add(enum("OPTIMIZER", "Optimizer", capabilities.choices(doc, "optimizers"), default.get("optimizer")),
+            "Keras optimizer.", advanced=True)
+    alg.add(Number("LEARNING_RATE", "Learning rate", Number.Double, default.get("learning_rate"), minValue=0.0),
+            "Optimizer step size.", advanced=True)
+    alg.add(Number("CV_FOLDS", "Spatial cross-validation folds", Number.Integer, DEFAULT_CV_FOLDS, minValue=0),
             "Number of spatial-block folds (2 or more) for honest metrics in the report (0: none).")
     alg.add(Number("CV_BLOCK_SIZE", "Cross-validation block size (map units)", Number.Double, optional=True,
                    minValue=0.0),
             "Side of the square blocks dealt to folds, in the grid's units, e.g. 3000 m: larger than "
-            "the range over which neighbouring cells look alike. Required with folds.")
-    alg.add(Number("CV_BUFFER", "Cross-validation buffer (map units)", Number.Double, 0.0, minValue=0.0),
+            "the range over which neighbouring cells look alike. Empty: a tenth of the grid's longer side.")
+    alg.add(Number("CV_BUFFER", "Cross-validation buffer (map units)", Number.Double, default.get("cv_buffer"),
+                   minValue=0.0),
             "Training samples closer than this to a test fold are dropped, against leakage.", advanced=True)
     alg.add(Number("SEED", "Random seed", Number.Integer, optional=True), "Seed for reproducible training.",
             advanced=True)
-    alg.add(Number("ENSEMBLE", "Ensemble members", Number.Integer, 1, minValue=1),
+    alg.add(Number("ENSEMBLE", "Ensemble members", Number.Integer, default.get("ensemble"), minValue=1),
             "Networks trained with different seeds; predictions give their mean and standard deviation.",
             advanced=True)
-    alg.add(QgsProcessingParameterFileDestination("OUTPUT", "Model file", "GeoRaster DL model (*.gdl)"),
-            "The trained model bundle (.gdl): network, stack spec and metadata.")
+    alg.add(QgsProcessingParameterFileDestination("OUTPUT", "Model file", model_filter(doc)),
+            "The trained model bundle (.gdl): network, stack spec and metadata. Choose where to keep it: "
+            "a temporary file would be deleted when QGIS closes.")
     alg.add(QgsProcessingParameterFileDestination("METRICS", "Metrics (JSON)", "JSON files (*.json)",
                                                   optional=True, createByDefault=False),
             "Training and cross-validation metrics as JSON.")
@@ -135,13 +202,42 @@ def add_training(alg) -> None:
 
 
 def training_problem(alg, parameters: dict, context) -> str:
-    """Refuse cross-validation settings the backend would refuse, before the run."""
+    """Refuse a temporary model file and cross-validation settings the backend would refuse."""
+    model = alg.parameterAsFileOutput(parameters, "OUTPUT", context)
+    if not model or Path(model).resolve().is_relative_to(Path(QgsProcessingUtils.tempFolder()).resolve()):
+        return ("Model file: choose where to save the model (.gdl); a temporary file is deleted when QGIS "
+                "closes, and the model with it.")
     folds = alg.parameterAsInt(parameters, "CV_FOLDS", context)
     if folds == 1:
         return "Spatial cross-validation needs at least 2 folds (or 0 for none)."
-    if folds and not alg.parameterAsDouble(parameters, "CV_BLOCK_SIZE", context):
-        return "Set the cross-validation block size (map units) to use spatial cross-validation folds."
+    if folds and not block_size(alg, parameters, context):
+        return ("Set the cross-validation block size (map units) to use spatial cross-validation folds "
+                "(it cannot be derived from a stack spec file).")
     return ""
+
+
+def block_size(alg, parameters: dict, context) -> float:
+    """CV_BLOCK_SIZE, else a tenth of the grid layer's longer side (2 significant digits); 0 without either."""
+    given = parameters.get("CV_BLOCK_SIZE")
+    if given not in (None, ""):
+        return alg.parameterAsDouble(parameters, "CV_BLOCK_SIZE", context)
+    layer = grid_layer(alg, parameters, context)
+    if layer is None:
+        return 0.0
+    side = max(layer.extent().width(), layer.extent().height()) * BLOCK_FRACTION
+    return float(f"{side:.2g}")
+
+
+def grid_layer(alg, parameters: dict, context):
+    """The raster layer whose grid a built spec uses (reference grid, DEM, else the first raster), or None."""
+    if alg.parameterAsFile(parameters, "SPEC", context):
+        return None
+    for name in ("GRID", "DEM"):
+        if alg.parameterDefinition(name) is not None and alg.parameterAsRasterLayer(parameters, name, context):
+            return alg.parameterAsRasterLayer(parameters, name, context)
+    chosen = [layer for name in ("EVIDENCE", "CATEGORICAL") if alg.parameterDefinition(name) is not None
+              for layer in alg.parameterAsLayerList(parameters, name, context)]
+    return chosen[0] if chosen else None
 
 
 def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, str]]:
@@ -163,7 +259,7 @@ def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, 
     folds = alg.parameterAsInt(parameters, "CV_FOLDS", context)
     if folds:
         args += ["--cv-folds", str(folds), "--cv-buffer", str(alg.parameterAsDouble(parameters, "CV_BUFFER", context))]
-        args += optional_args(parameters, {"CV_BLOCK_SIZE": "--cv-block-size"})
+        args += ["--cv-block-size", str(block_size(alg, parameters, context))]
     args += optional_args(parameters, {"SEED": "--seed"})
     args += ["--out", outputs["OUTPUT"], "--overwrite"]
     args += [a for name, flag in (("METRICS", "--metrics"), ("REPORT", "--report")) if name in outputs
@@ -182,16 +278,14 @@ def add_prediction(alg) -> None:
             advanced=True)
     alg.add(Number("WORKERS", "Workers (0: automatic)", Number.Integer, 0, minValue=0),
             "Parallel windows; 0 lets the backend choose.", advanced=True)
-    alg.add(enum("DEVICE", "Device", DEVICES, "auto"), "Run the network on a GPU when one is available (auto).",
-            advanced=True)
+    alg.add(enum("DEVICE", "Device", capabilities.choices(capabilities.available(), "devices"), "auto"),
+            "Run the network on a GPU when one is available (auto).", advanced=True)
 
 
 def prediction_args(alg, parameters: dict, context, replacements: dict[str, str] | None = None) -> list[str]:
     """CLI arguments of :func:`add_prediction`, plus ``--input`` for each replaced input."""
-    text = alg.parameterAsString(parameters, "INPUTS", context) or ""
-    pairs = dict(p.strip().split("=", 1) for p in text.replace("\n", ";").split(";") if "=" in p)
-    pairs.update(replacements or {})
-    args = [a for name, path in pairs.items() for a in ("--input", f"{name.strip()}={path.strip()}")]
+    pairs = {**name_value_pairs(alg.parameterAsString(parameters, "INPUTS", context)), **(replacements or {})}
+    args = [a for name, path in pairs.items() for a in ("--input", f"{name}={path}")]
     args += ["--window", str(alg.parameterAsInt(parameters, "WINDOW", context)),
              "--device", alg.parameterAsEnumString(parameters, "DEVICE", context)]
     workers = alg.parameterAsInt(parameters, "WORKERS", context)

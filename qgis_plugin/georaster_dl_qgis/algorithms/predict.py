@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessingOutputRasterLayer, QgsProcessingParameterFile,
-                       QgsProcessingParameterRasterDestination)
+from qgis.core import (QgsProcessingOutputRasterLayer,                        QgsProcessingParameterRasterDestination)
 
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import add_prediction, prediction_args
+from georaster_dl_qgis.algorithms.options import add_model, add_prediction, prediction_args
 
 
 class Predict(GeoRasterDLAlgorithm):
     NAME = "predict"
     DISPLAY_NAME = "Predict with a model"
     GROUP, GROUP_ID = "Models", "models"
+    HELP_SECTION = "prediction"
     COMMAND = "predict"
-    SIDE_OUTPUTS = {"PROBABILITIES": "_probabilities"}
+    SIDE_OUTPUTS = {"PROBABILITIES": "probabilities"}
     HELP = ("Applies a trained .gdl model over rasters of any size, window by window with bounded "
             "memory, re-deriving exactly the features it was trained on. Writes classes and "
             "probabilities, a probability (and its ensemble SD) or a value (and SD), styled for QGIS. "
             "Replace inputs by name to predict on other data than the training data.")
 
     def define(self) -> None:
-        self.add(QgsProcessingParameterFile("MODEL", "Model", fileFilter="GeoRaster DL model (*.gdl)"),
-                 "A .gdl model file from one of the training algorithms or georaster-dl train.")
+        add_model(self, "Model", "A .gdl model file from one of the training algorithms or georaster-dl train.")
         add_prediction(self)
         self.add(QgsProcessingParameterRasterDestination("OUTPUT", "Prediction"),
                  "GeoTIFF on the model's grid, with nodata, band descriptions and a .qml style: class codes "

@@ -12,6 +12,7 @@ class StackRasters(GeoRasterDLAlgorithm):
     NAME = "stack_rasters"
     DISPLAY_NAME = "Align and stack rasters"
     GROUP, GROUP_ID = "Data preparation", "preparation"
+    HELP_SECTION = "stackspec-which-inputs-which-features-on-which-grid"
     COMMAND = "stack"
     HELP = ("Resamples rasters of any CRS, cell size and extent onto one grid and writes them as one "
             "multi-band GeoTIFF (band descriptions name the features); vector layers become distance "

@@ -6,18 +6,20 @@ from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsPr
                        QgsProcessingParameterFile, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
+from georaster_dl_qgis import capabilities
 from georaster_dl_qgis.algorithms.base import GeoRasterDLAlgorithm
-from georaster_dl_qgis.algorithms.options import (TERRAIN_FEATURES, add_training, enum, rasters, training_args,
+from georaster_dl_qgis.algorithms.options import (add_training, enum, feature_list, rasters, training_args,
                                                   training_problem)
-from georaster_dl_qgis.spec_builder import build_spec, split_features
+from georaster_dl_qgis.spec_builder import build_spec
 
-DEFAULT_FEATURES = ["slope", "northness", "eastness", "profile_curvature", "plan_curvature", "tpi", "tri"]
+DEFAULT_FEATURES = "slope,northness,eastness,profile_curvature,plan_curvature,tpi,tri,tpi:radius=10"
 
 
 class TrainLandforms(GeoRasterDLAlgorithm):
     NAME = "train_landforms"
     DISPLAY_NAME = "Train landform classifier"
     GROUP, GROUP_ID = "Landforms", "landforms"
+    HELP_SECTION = "training-and-evaluation"
     COMMAND = "train"
     HELP = ("Trains a dense neural network that maps terrain features of a DEM to landform classes "
             "(ridge, valley, plain, ...) given by labelled points or polygons. The model file keeps "
@@ -26,32 +28,39 @@ class TrainLandforms(GeoRasterDLAlgorithm):
     def define(self) -> None:
         self.add(QgsProcessingParameterRasterLayer("DEM", "DEM"),
                  "Elevation raster; the model names it 'dem'. Elevation itself is not a feature, only shape.")
-        self.add(enum("FEATURES", "Terrain features", TERRAIN_FEATURES, DEFAULT_FEATURES, multiple=True),
-                 "Terrain features fed to the network.")
-        self.add(QgsProcessingParameterString("MORE", "More terrain features, with parameters",
-                                              "tpi:radius=10", optional=True),
-                 "Comma-separated name:param=value entries, e.g. multi-scale TPI 'tpi:radius=10,tpi:radius=30'.")
+        # Nothing ticked by default (QGIS reads an empty selection as the default): the defaults are typed.
+        self.add(enum("FEATURES", "Terrain features", capabilities.terrain_features(capabilities.available()), [],
+                      multiple=True, optional=True),
+                 "Terrain features fed to the network, with their default parameters.")
+        self.add(QgsProcessingParameterString("MORE", "More terrain features, with parameters", DEFAULT_FEATURES,
+                                              optional=True),
+                 "Comma-separated name:param=value entries, used with the ticked features or alone, e.g. "
+                 "multi-scale TPI 'tpi:radius=10,tpi:radius=30'.")
         self.add(QgsProcessingParameterFeatureSource("LABELS", "Training labels",
                                                      [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]),
                  "Points or polygons with a class attribute (selected features only, if so chosen).")
-        self.add(QgsProcessingParameterField("LABEL_FIELD", "Class field", parentLayerParameterName="LABELS"),
-                 "Attribute holding the landform class (names or codes).")
+        # Optional only so that no field (such as fid) is pre-selected: problem() requires one.
+        self.add(QgsProcessingParameterField("LABEL_FIELD", "Class field", parentLayerParameterName="LABELS",
+                                             optional=True),
+                 "Attribute holding the landform class (names or codes); required.")
         self.add(QgsProcessingParameterFile("SPEC", "Existing stack spec (instead of the DEM features)",
                                             optional=True, fileFilter="Stack spec (*.yaml *.yml *.json)"),
                  "Use this StackSpec instead of building one from the DEM and features above.", advanced=True)
         add_training(self)
 
     def problem(self, parameters, context):
+        if not (self.parameterAsFile(parameters, "SPEC", context) or feature_list(self, parameters, context)):
+            return "Choose at least one terrain feature, or type one under 'More terrain features'."
+        if not self.parameterAsString(parameters, "LABEL_FIELD", context):
+            return "Class field: choose the attribute holding the landform classes."
         return training_problem(self, parameters, context)
 
     def arguments(self, parameters, context, feedback):
         spec = self.parameterAsFile(parameters, "SPEC", context)
         if not spec:
             dem = rasters([self.parameterAsRasterLayer(parameters, "DEM", context)], context, feedback)[0]
-            terrain = self.parameterAsEnumStrings(parameters, "FEATURES", context)
-            terrain += split_features(self.parameterAsString(parameters, "MORE", context))
-            spec = self.write_spec(build_spec(dem, terrain, [], [], [], reference_name="dem",
-                                              reference_as_feature=False), feedback)
+            spec = self.write_spec(build_spec(dem, feature_list(self, parameters, context), [], [], [],
+                                              reference_name="dem", reference_as_feature=False), feedback)
         args, outputs = training_args(self, parameters, context)
         labels = self.labels_args(parameters, "LABELS", context, feedback)
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)

@@ -15,6 +15,7 @@ class TrainProspectivity(EvidenceTrainingAlgorithm):
     NAME = "train_prospectivity"
     DISPLAY_NAME = "Train prospectivity model"
     GROUP, GROUP_ID = "Prospectivity", "prospectivity"
+    HELP_SECTION = "training-and-evaluation"
     TASK = "prospectivity"
     HELP = ("Trains a network that scores every cell's likelihood of hosting a deposit from evidence "
             "rasters, categorical maps and distances to vector features, with known deposits as "

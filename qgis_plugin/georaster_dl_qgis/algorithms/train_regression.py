@@ -12,6 +12,7 @@ class TrainRegression(EvidenceTrainingAlgorithm):
     NAME = "train_regression"
     DISPLAY_NAME = "Train regression model"
     GROUP, GROUP_ID = "Regression", "regression"
+    HELP_SECTION = "training-and-evaluation"
     TASK = "regression"
     HELP = ("Trains a network that predicts a measured continuous value (soil thickness, "
             "geochemical grade, depth to bedrock, ...) from evidence rasters, categorical maps and "
