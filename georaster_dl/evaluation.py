@@ -8,8 +8,12 @@
   label classes are matched to the model's classes by name;
 - regression: R², RMSE, MAE.
 
-No baselines are fitted here (see :data:`~georaster_dl.baselines.EVALUATE_REASON`); the
-metrics repeat those of the model's training cross-validation, when it had any.
+Baselines (logistic or linear regression and a random forest, see
+:mod:`georaster_dl.baselines`) are fitted on the rows the final model trained on, drawn
+again from the labels file and settings the model records, and scored on these labels
+exactly as the network is. When those rows cannot be drawn again (the labels were passed
+in memory, or a training file is gone or changed since training: checksums), no baseline
+is fitted and ``baselines_note`` says why.
 """
 
 from __future__ import annotations
@@ -20,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from georaster_dl.baselines import EVALUATE_REASON
-from georaster_dl.errors import LabelError, closest, one_of
+from georaster_dl.errors import LabelError, UserInputError, closest, one_of
 from georaster_dl.io.files import check_output_path
 from georaster_dl.metrics import (area_metrics, landform_metrics, negative_mask, plain_json, regression_metrics,
                                   roc_points, write_metrics)
@@ -35,8 +38,8 @@ from georaster_dl.stack import Stack, check_override_categories
 
 def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str | None = None,
              where: str | None = None, layer: str | None = None, inputs: dict[str, str] | None = None,
-             metrics_path: str | os.PathLike | None = None, report_path: str | os.PathLike | None = None,
-             overwrite: bool = False) -> dict[str, Any]:
+             baselines: bool = True, metrics_path: str | os.PathLike | None = None,
+             report_path: str | os.PathLike | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Score a model against labels.
 
     Parameters
@@ -51,6 +54,8 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
         Label filter and vector layer, as for training.
     inputs : dict, optional
         Input paths replacing the training ones by name (evaluate in another area).
+    baselines : bool
+        Also fit and score the baselines on the final model's training rows.
     metrics_path, report_path : path, optional
         Metrics JSON and HTML report to write.
     overwrite : bool
@@ -58,7 +63,8 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
     Returns
     -------
     dict
-        ``task``, ``labels`` (counts) and ``evaluation`` (the figures).
+        ``task``, ``labels`` (counts) and ``evaluation`` (the figures, with ``baselines`` and
+        ``baselines_note``).
 
     Examples
     --------
@@ -80,19 +86,24 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
         labelset = label_samples(stack, label_data, bundle.task, label_field, min_per_class=1)
         info(label_summary(labelset, label_data))
         forward = Forward(bundle)
+        fitted, note = _baselines(bundle) if baselines else ({}, "not fitted (--no-baselines)")
+        models = [forward, *fitted.values()]
         s = labelset.samples
         score_map = None
         if bundle.task == "prospectivity":
-            [score_map] = score_maps(stack, [MapScorer([forward])], message="scoring every valid cell")
-            result = _prospectivity(score_map, s.subset(s.y == 1), s.subset(s.y == 0))
+            maps = score_maps(stack, [MapScorer([m]) for m in models], message="scoring every valid cell")
+            score_map = maps[0]
+            results = [_prospectivity(m, s.subset(s.y == 1), s.subset(s.y == 0)) for m in maps]
         elif bundle.task == "landform":
             y = _match_classes(labelset.classes, bundle.classes)[s.y]
-            result = landform_metrics(y, forward(s.x)[0].argmax(axis=1), [c["name"] for c in bundle.classes])
+            names = [c["name"] for c in bundle.classes]
+            results = [landform_metrics(y, m(s.x)[0].argmax(axis=1), names) for m in models]
         else:
-            result = regression_metrics(s.y, forward(s.x)[0][:, 0])
-        # Honest baselines need the model's training rows, which the model file does not hold.
-        result["baselines"] = {"fitted": False, "reason": EVALUATE_REASON,
-                               "training_cv": (bundle.metrics.get("cv") or {}).get("baselines")}
+            results = [regression_metrics(s.y, m(s.x)[0][:, 0]) for m in models]
+        result = results[0]
+        result["baselines"] = {name: {k: v for k, v in r.items() if k not in ("roc", "curve")}
+                               for name, r in zip(fitted, results[1:])}
+        result["baselines_note"] = note
         metrics = {"task": bundle.task, "labels": {"n_used": len(s), "n_nodata": labelset.n_nodata,
                                                    "n_outside": int(getattr(label_data, "n_outside", 0))},
                    "evaluation": result}
@@ -105,6 +116,19 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
             title = f"Evaluation of {Path(model).name if not isinstance(model, ModelBundle) else 'a model'}"
             write_report(report_path, bundle, metrics, thumb, title=title, overwrite=overwrite)
     return plain_json(metrics)
+
+
+def _baselines(bundle: ModelBundle) -> tuple[dict, str]:
+    """The baselines fitted on the final model's training rows and what they are, or none and why."""
+    from georaster_dl.training import final_baselines
+
+    try:
+        fitted, n = final_baselines(bundle)
+    except UserInputError as e:
+        return {}, f"not fitted: the model's training rows cannot be drawn again: {e}"
+    return fitted, (f"fitted on the {n} rows the final model trained on (its first member's), drawn again from "
+                    f"{bundle.options['training']['labels']} and the model's inputs (checksums unchanged), "
+                    "with its input scaling")
 
 
 def _prospectivity(score_map: np.ndarray, presences, absences) -> dict[str, Any]:

@@ -81,39 +81,48 @@ def _summary(bundle, metrics: dict) -> str:
     return "<h2>Summary</h2>" + _table(rows)
 
 
+#: Columns of the baselines table: (metrics block, task) -> figures.
+_BASELINE_COLUMNS = {("cv", "prospectivity"): ("auc_pooled", "auc_mean", "auc_sd"),
+                     ("cv", "landform"): ("accuracy", "kappa", "accuracy_sd"),
+                     ("cv", "regression"): ("r2", "rmse", "r2_sd"),
+                     ("evaluation", "prospectivity"): ("auc",), ("evaluation", "landform"): ("accuracy", "kappa"),
+                     ("evaluation", "regression"): ("r2", "rmse")}
+
+
 def _baselines(metrics: dict, bundle) -> str:
-    """The network's cross-validation figures beside the baselines' (for an evaluation: those
-    of the model's training cross-validation, with the reason none were fitted on these labels)."""
+    """The network's figures beside the baselines' (cross-validation or evaluation), or why there are none."""
     from georaster_dl.baselines import HEADLINE
 
-    cv, title, note = metrics.get("cv") or {}, "Baselines (same folds, same samples)", ""
-    if not cv.get("baselines"):
-        note = ((metrics.get("evaluation") or {}).get("baselines") or {}).get("reason")
-        if not note:
-            return ""
-        cv, title = bundle.metrics.get("cv") or {}, "Baselines"
-        if cv.get("baselines"):
-            note = f"On these labels: {note}. Below: the model's training cross-validation."
-    parts = [f"<h2>{_e(title)}</h2>"] + ([f"<p class='note'>{_e(note)}</p>"] if note else [])
-    if not cv.get("baselines"):
+    key = "cv" if "cv" in metrics else "evaluation"
+    block = metrics.get(key) or {}
+    if not block.get("baselines") and not block.get("baselines_note"):
+        return ""
+    title = "same folds, same samples" if key == "cv" else "same training rows, same labels"
+    parts = [f"<h2>Baselines ({title})</h2>"]
+    if block.get("baselines_note"):
+        parts.append(f"<p class='note'>Baselines {_e(block['baselines_note'])}.</p>")
+    if not block.get("baselines"):
         return "".join(parts)
-    keys = {"prospectivity": ("auc_pooled", "auc_mean", "auc_sd"), "landform": ("accuracy", "kappa", "accuracy_sd"),
-            "regression": ("r2", "rmse", "r2_sd")}[bundle.task]
-    headline, prospectivity = HEADLINE[bundle.task], bundle.task == "prospectivity"
+    keys, headline = _BASELINE_COLUMNS[key, bundle.task], HEADLINE[key][bundle.task]
+    prospectivity = bundle.task == "prospectivity"
     rows = []
-    for name, block in {"network": cv, **cv["baselines"]}.items():
-        row = [name.replace("_", " ")] + [f"{block[k]:.3f}" if isinstance(block.get(k), float) else "-" for k in keys]
+    for name, figures in {"network": block, **block["baselines"]}.items():
+        row = [name.replace("_", " ")] + [f"{figures[k]:.3f}" if isinstance(figures.get(k), float) else "-"
+                                          for k in keys]
         if prospectivity:
-            top = (block.get("captured") or {}).get("top_10pct")
+            top = (figures.get("captured") or {}).get("top_10pct")
             row.append("-" if top is None else f"{100 * top:.0f} %")
-        ours, theirs = cv.get(headline), block.get(headline)
+        ours, theirs = block.get(headline), figures.get(headline)
         row.append(f"{ours - theirs:+.3f}" if name != "network" and isinstance(ours, float)
                    and isinstance(theirs, float) else "-")
         rows.append(row)
     header = ("model", *keys, *(("captured in top 10 %",) if prospectivity else ()), f"network's lift ({headline})")
-    return "".join(parts) + _table(rows, header=header) + (
-        "<p class='note'>Each baseline was fitted on exactly the rows each fold's network trained on (the same "
-        "background cells), after the same input scaling, and scored on the same held-out cells.</p>")
+    parts.append(_table(rows, header=header))
+    if key == "cv":
+        parts.append("<p class='note'>Each baseline was fitted on exactly the rows each fold's network trained on "
+                     "(the same background cells), after the same input scaling, and scored on the same held-out "
+                     "cells.</p>")
+    return "".join(parts)
 
 
 def _training_curves(metrics: dict, bundle) -> str:

@@ -20,7 +20,7 @@ from rasterio.windows import Window
 from georaster_dl.baselines import Baseline, fit_baselines
 from georaster_dl.baselines import names as baseline_names
 from georaster_dl.cv import SpatialFolds, spatial_holdout
-from georaster_dl.errors import LabelError
+from georaster_dl.errors import LabelError, UserInputError
 from georaster_dl.importance import feature_groups, permutation_importance
 from georaster_dl.io.files import absolute, check_output_path
 from georaster_dl.metrics import (area_metrics, landform_metrics, mean_sd, negative_mask, plain_json,
@@ -353,6 +353,50 @@ class _Run:
             for name, drop in permutation_importance(forward, x, score, groups, _seed(self.settings.seed, f, 99)).items():
                 totals[name].append(drop)
         return {name: float(np.mean(v)) if v else float("nan") for name, v in totals.items()}
+
+
+def training_rows(bundle: ModelBundle) -> Samples:
+    """The rows the final model (its first member) trained on, drawn again from the files and
+    settings the model records: the same labels and, for prospectivity, the same background cells
+    (the same seeds draw them).
+
+    Raises
+    ------
+    UserInputError
+        When the model records no labels file (labels were passed in memory), or a recorded input or
+        the labels file is no longer a regular file or its checksum changed since training.
+    """
+    t = (bundle.options or {}).get("training") or {}
+    labels, checksums = t.get("labels"), bundle.input_sha256 or {}
+    if not labels or labels not in checksums:
+        raise UserInputError("the model records no labels file (its labels were passed in memory)")
+    for path, digest in checksums.items():
+        if not Path(path).is_file():  # a regular file only: never hash a device or a pipe named in a model
+            raise UserInputError(f"{path}, used in training, is no longer there")
+        if file_sha256(path) != digest:
+            raise UserInputError(f"{path} has changed since training")
+    settings = TrainSettings(**{k: t[k] for k in TrainSettings.__dataclass_fields__ if k in t})
+    with Stack(bundle.spec, prepare=False) as stack:
+        label_data = read_labels_on(labels, stack, t.get("label_field"), t.get("where"), t.get("layer"))
+        labelset = label_samples(stack, label_data, bundle.task, t.get("label_field"))
+        run = _Run(stack, labelset, NetworkOptions.from_dict(bundle.options["network"]), settings)
+        return run.training_set(None, 0)
+
+
+def final_baselines(bundle: ModelBundle) -> tuple[dict[str, Baseline], int]:
+    """The baselines fitted on the final model's training rows (:func:`training_rows`) with its
+    input scaling, as cross-validation fits them on a fold's; and the number of rows.
+
+    Raises
+    ------
+    UserInputError
+        When the training rows cannot be drawn again (see :func:`training_rows`).
+    """
+    rows = training_rows(bundle)
+    seed = int(bundle.options["training"]["seed"])
+    n_classes = len(bundle.classes) if bundle.task == "landform" else 2
+    return fit_baselines(bundle.task, rows, bundle.preprocess, bundle.options["network"]["class_weights"],
+                         _seed(seed, -1, 77), n_classes), len(rows)
 
 
 def _input_checksums(stack: Stack, labels) -> dict[str, str]:

@@ -63,7 +63,7 @@ def command(task: str, spec: str, labels: str, out: str, **options) -> None:
     Logistic (or linear) regression and a random forest are fitted and scored on the
     same folds and samples, and the network's lift over the best of them is printed.
     """
-    from georaster_dl.baselines import lift_line
+    from georaster_dl.baselines import HEADLINE, lift_line
     from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.progress import info
     from georaster_dl.training import train
@@ -72,7 +72,7 @@ def command(task: str, spec: str, labels: str, out: str, **options) -> None:
     _, metrics = train(spec, labels, task, out=out, **options)
     info(summary_line(metrics))
     if (metrics.get("cv") or {}).get("baselines"):
-        info(lift_line(task, metrics["cv"], metrics["cv"]["baselines"]))
+        info(lift_line(HEADLINE["cv"][task], metrics["cv"], metrics["cv"]["baselines"]))
 
 
 def summary_line(metrics: dict) -> str:
