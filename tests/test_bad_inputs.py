@@ -241,6 +241,17 @@ def train_output_is_a_directory(work):
     return _train(work), ["model_new.gdl is a folder", "model_new.gdl/result.gdl"]
 
 
+def multi_band_evidence_without_band(work):
+    write_raster(work / "terrain3.tif", np.stack([_dem()] * 3), nodata=-9999)
+    _write_spec(work, mag="terrain3.tif")
+    return _train(work), ["inputs.mag", "terrain3.tif", "3 bands", "band: N"]
+
+
+def multi_band_replacement_input(work):
+    write_raster(work / "terrain2.tif", np.stack([_dem()] * 2), nodata=-9999)
+    return _predict(work, "model.gdl", "--input", f"mag={work / 'terrain2.tif'}"), ["terrain2.tif", "2 bands"]
+
+
 CASES = [truncated_geotiff, non_raster_named_tif, zero_byte_file, one_by_one_raster, all_nodata_raster,
          nan_only_float_raster, raster_without_crs, inputs_without_overlap,
          shapefile_missing_shx, shapefile_missing_dbf, geojson_null_geometries, csv_text_in_coordinate,
@@ -248,6 +259,7 @@ CASES = [truncated_geotiff, non_raster_named_tif, zero_byte_file, one_by_one_ras
          label_field_fractional_classes, spec_misspelt_key, spec_python_tag,
          model_not_a_bundle, bundle_wrong_band_count, bundle_wrong_feature_list, bundle_path_traversal,
          bundle_with_lambda_layer, bare_keras_with_lambda, output_is_a_directory, train_output_is_a_directory]
+CASES += [multi_band_evidence_without_band, multi_band_replacement_input]
 #: Cases also run through the installed console script in its own process, as users run it.
 IN_A_PROCESS = {spec_python_tag, bundle_with_lambda_layer, truncated_geotiff}
 

@@ -54,6 +54,8 @@ def describe_features() -> str:
                    "(gdaldem -compute_edges).")
 @click.option("--nodata", default=None, metavar="VALUE",
               help="Nodata of the DEM, over the file's own: a number, nan, or none (every cell valid).")
+@click.option("--band", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Band of a multi-band DEM (required for one: no band is read silently).")
 @click.option("--z-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Multiplier turning elevations into metres (0.3048 for feet).")
 @click.option("--list", "list_features", is_flag=True, help="List every feature with its parameters, units and halo.")
@@ -62,7 +64,7 @@ def describe_features() -> str:
 @overviews_option
 @overwrite_option
 def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, nodata: str | None,
-            z_factor: float,
+            band: int | None, z_factor: float,
             list_features: bool, window: int, compress: str, overviews: bool, overwrite: bool) -> None:
     """Derive terrain features of DEM into OUT.tif: one float32 band per feature, named in
     the band descriptions, NaN where nodata (each band keeps its own nodata). One class
@@ -75,7 +77,8 @@ def command(dem: str | None, out: str | None, feature_list: str | None, edges: s
         raise click.UsageError("give DEM, OUT and --features (or --list to see the features)")
     from georaster_dl.export import write_stack
 
-    dem_input = {"path": dem, "z_factor": z_factor, **({"nodata": _nodata(nodata)} if nodata is not None else {})}
+    dem_input = {"path": dem, "z_factor": z_factor, **({"nodata": _nodata(nodata)} if nodata is not None else {}),
+                 **({"band": band} if band is not None else {})}
     spec = {"grid": {"reference": "dem"}, "inputs": {"dem": dem_input},
             "features": parse_features(feature_list), "edges": edges}
     write_stack(spec, out, window=window, compress=compress, overviews=overviews, overwrite=overwrite,

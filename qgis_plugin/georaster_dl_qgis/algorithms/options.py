@@ -140,9 +140,11 @@ def rasters(chosen: list, context, feedback, nodata: dict[str, str] | None = Non
     sources = []
     for lyr in chosen:
         path, override = layers.raster_path(lyr, context, feedback), (nodata or {}).get(lyr.name(), "")
-        labels = band_labels(path, lyr.name(), lyr.bandCount()) if lyr.bandCount() > 1 else [lyr.name()]
+        if lyr.bandCount() == 1:
+            sources.append(spec_builder.Source(lyr.name(), path, nodata=override))
+            continue
         sources += [spec_builder.Source(label, path, nodata=override, band=band)
-                    for band, label in enumerate(labels, 1)]
+                    for band, label in enumerate(band_labels(path, lyr.name(), lyr.bandCount()), 1)]
     return sources
 
 
