@@ -148,3 +148,17 @@ def test_run_without_backend_fails_with_install_instructions(no_backend_env, tmp
     assert "GeoRaster DL backend not found" in done.stderr and "pip install /path/to/georaster_dl" in done.stderr
     assert "Traceback" not in done.stderr
     assert not list(tmp_path.glob("slope*"))
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_the_model_designer_lists_training_steps_model_files_first_for_every_model_parameter(no_backend_env):
+    result = run_script(no_backend_env, "modeler_checks.py")
+    models = [["georaster_dl:train_landforms_1", "OUTPUT"], ["georaster_dl:train_prospectivity_1", "OUTPUT"]]
+    for name in ("map_prospectivity", "classify_landforms", "predict", "evaluate", "describe_model"):
+        lists = result[name]
+        assert lists["offered"][:2] == models, name
+        assert sorted(lists["offered"]) == sorted(lists["qgis_own"]), name  # QGIS's list, only reordered
+        assert lists["chosen"] == models[1], name  # a step output chosen in the designer is kept
+        assert lists["toolbox"] == "QgsAbstractProcessingParameterWidgetWrapper", name  # QGIS's own file widget
+    assert result["batch"]

@@ -59,8 +59,11 @@ def model_filter(doc: dict) -> str:
 
 
 def add_model(alg, label: str, help_text: str) -> None:
-    """The MODEL parameter: a model file the backend wrote."""
-    alg.add(QgsProcessingParameterFile("MODEL", label, fileFilter=model_filter(capabilities.available())), help_text)
+    """The MODEL parameter: a model file the backend wrote (in the model designer, the training
+    steps' model files are listed first: see :mod:`.model_widget`)."""
+    parameter = QgsProcessingParameterFile("MODEL", label, fileFilter=model_filter(capabilities.available()))
+    parameter.setMetadata({"widget_wrapper": {"class": "georaster_dl_qgis.algorithms.model_widget.ModelFileWidget"}})
+    alg.add(parameter, help_text)
 
 
 def feature_list(alg, parameters: dict, context, chosen: str = "FEATURES", more: str = "MORE") -> str:
