@@ -58,11 +58,12 @@ def model_filter(doc: dict) -> str:
     return f"GeoRaster DL model (*{capabilities.file_suffix(doc, 'model')})"
 
 
-def add_model(alg, label: str, help_text: str) -> None:
+def add_model(alg, label: str, help_text: str, task: str = "") -> None:
     """The MODEL parameter: a model file the backend wrote (in the model designer, the training
-    steps' model files are listed first: see :mod:`.model_widget`)."""
+    steps' model files are listed first, those of ``task`` before others: see :mod:`.model_widget`)."""
     parameter = QgsProcessingParameterFile("MODEL", label, fileFilter=model_filter(capabilities.available()))
-    parameter.setMetadata({"widget_wrapper": {"class": "georaster_dl_qgis.algorithms.model_widget.ModelFileWidget"}})
+    parameter.setMetadata({"widget_wrapper": {"class": "georaster_dl_qgis.algorithms.model_widget.ModelFileWidget",
+                                              "task": task}})
     alg.add(parameter, help_text)
 
 
