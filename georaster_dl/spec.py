@@ -76,6 +76,9 @@ class InputSpec:
         Continuous rasters resample bilinearly by default, categorical ones by nearest.
     band : int
         1-based band of a raster input.
+    band_given : bool
+        Whether the spec named the band; a multi-band file whose band is not named is refused
+        rather than read as band 1 (no band is dropped silently).
     resampling : str
         Resampling onto the grid; bilinear-like methods are refused for categorical inputs.
     nodata : float, 'none' or None
@@ -104,16 +107,17 @@ class InputSpec:
     categories: tuple | None = None
     transform: str | None = None
     z_factor: float = 1.0
+    band_given: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict, without defaults."""
+        """JSON-ready dict, without defaults (a band the spec named is kept, even band 1)."""
         out: dict[str, Any] = {"path": self.path}
         defaults = InputSpec(self.name, self.path, kind=self.kind)
         for key in _INPUT_KEYS[1:]:
             value = getattr(self, key)
             if key == "resampling" and value == _default_resampling(self.kind):
                 continue
-            if value != getattr(defaults, key) or key == "kind":
+            if value != getattr(defaults, key) or key == "kind" or (key == "band" and self.band_given):
                 out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -381,7 +385,8 @@ def _input(name: str, value: Any, base_dir: Path) -> InputSpec:
     z_factor = value.get("z_factor", 1.0)
     if not _is_number(z_factor) or z_factor <= 0:
         raise SpecError(f"{where}.z_factor: must be a positive number, got {z_factor!r}")
-    return InputSpec(name=name, path=str(absolute(path)), kind=kind, band=band, resampling=resampling,
+    return InputSpec(name=name, path=str(absolute(path)), kind=kind, band=band, band_given="band" in value,
+                     resampling=resampling,
                      nodata=nodata, crs=value.get("crs"), layer=value.get("layer"),
                      attribute=value.get("attribute"),
                      categories=tuple(categories) if categories is not None else None,

@@ -481,6 +481,19 @@ def zip_bomb_posing_as_a_model(work):
     return _predict(work, "bomb.gdl"), ["bomb.gdl", "not a valid model file", "model.json inflates to 41,943,040"]
 
 
+# -- issue 14.2: a multi-band raster without band: ----------------------------------------------------
+
+def multi_band_evidence_without_band(work):
+    write_raster(work / "terrain3.tif", np.stack([_dem()] * 3), nodata=-9999)
+    _write_spec(work, mag="terrain3.tif")
+    return _train(work), ["inputs.mag", "terrain3.tif", "3 bands", "band: N"]
+
+
+def multi_band_replacement_input(work):
+    write_raster(work / "terrain2.tif", np.stack([_dem()] * 2), nodata=-9999)
+    return _predict(work, "model.gdl", "--input", f"mag={work / 'terrain2.tif'}"), ["terrain2.tif", "2 bands"]
+
+
 CASES = [truncated_geotiff, non_raster_named_tif, zero_byte_file, one_by_one_raster, all_nodata_raster,
          nan_only_float_raster, raster_without_crs, inputs_without_overlap,
          shapefile_missing_shx, shapefile_missing_dbf, geojson_null_geometries, csv_text_in_coordinate,
@@ -499,7 +512,9 @@ CASES = [truncated_geotiff, non_raster_named_tif, zero_byte_file, one_by_one_ras
          # issue 14
          symlink_loop_as_raster, deeply_nested_spec, resolution_nan, resolution_inf, resolution_1e308,
          bundle_member_bad_crc, model_json_without_versions, model_json_without_versions_info, model_json_wrong_types,
-         unwritable_output_folder, lock_path_is_a_folder, zip_bomb_posing_as_a_model]
+         unwritable_output_folder, lock_path_is_a_folder, zip_bomb_posing_as_a_model,
+         # issue 14.2
+         multi_band_evidence_without_band, multi_band_replacement_input]
 #: Cases also run through the installed console script in its own process, as users run it.
 IN_A_PROCESS = {spec_python_tag, bundle_with_lambda_layer, truncated_geotiff, fifo_as_raster, nested_zip_bomb,
                 yaml_billion_laughs, option_parser_error, symlink_loop_as_raster}

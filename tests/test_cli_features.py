@@ -87,6 +87,22 @@ def test_unusable_dems_exit_2_with_one_line_and_no_output(tmp_path, capsys, arra
     assert not out.exists() and not (tmp_path / "out.tif.partial").exists()
 
 
+def test_a_multi_band_dem_needs_band_and_none_is_read_silently(dem, tmp_path, capsys):
+    with rasterio.open(dem) as src:
+        values, profile = src.read(1), src.profile
+    stacked = tmp_path / "two.tif"
+    with rasterio.open(stacked, "w", **{**profile, "count": 2}) as ds:
+        ds.write(np.stack([values * 0, values]))
+    out = tmp_path / "slope.tif"
+    assert main(["features", str(stacked), str(out), "--features", "slope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "two.tif has 2 bands" in err and "--band N" in err and "\n" not in err
+    assert not out.exists()
+    assert main(["features", str(stacked), str(out), "--features", "slope", "--band", "2"]) == 0
+    assert main(["features", str(dem), str(tmp_path / "ref.tif"), "--features", "slope"]) == 0
+    np.testing.assert_array_equal(read(out)[0], read(tmp_path / "ref.tif")[0])
+
+
 def test_missing_dem_or_features_is_a_usage_error(tmp_path, capsys):
     assert main(["features", str(tmp_path / "dem.tif"), str(tmp_path / "o.tif")]) == 2
     assert "give DEM, OUT and --features" in capsys.readouterr().err

@@ -148,3 +148,21 @@ def test_run_without_backend_fails_with_install_instructions(no_backend_env, tmp
     assert "GeoRaster DL backend not found" in done.stderr and "pip install /path/to/georaster_dl" in done.stderr
     assert "Traceback" not in done.stderr
     assert not list(tmp_path.glob("slope*"))
+
+
+@pytest.mark.qgis
+@requires_qgis
+def test_the_model_designer_lists_training_steps_model_files_first_for_every_model_parameter(no_backend_env):
+    result = run_script(no_backend_env, "modeler_checks.py")
+    landforms = ["georaster_dl:train_landforms_1", "OUTPUT"]
+    prospectivity = ["georaster_dl:train_prospectivity_1", "OUTPUT"]
+    first = {"map_prospectivity": [prospectivity, landforms], "classify_landforms": [landforms, prospectivity],
+             "predict": [landforms, prospectivity], "evaluate": [landforms, prospectivity],
+             "describe_model": [landforms, prospectivity]}  # the expected task's model first, else by step id
+    for name, models in first.items():
+        lists = result[name]
+        assert lists["offered"][:2] == models, name
+        assert sorted(lists["offered"]) == sorted(lists["qgis_own"]), name  # QGIS's list, only reordered
+        assert lists["chosen"] == prospectivity, name  # a step output chosen in the designer is kept
+        assert lists["toolbox"] == "QgsAbstractProcessingParameterWidgetWrapper", name  # QGIS's own file widget
+    assert result["batch"]

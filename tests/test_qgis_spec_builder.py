@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
+from conftest import write_raster
 
+from georaster_dl.io.rasters import RasterSource
 from georaster_dl.spec import load_spec
 from qgis_support import PLUGIN_PARENT
 
@@ -60,9 +63,10 @@ def test_input_names_are_unique_identifiers(label, taken, expected):
 
 
 def test_each_band_of_a_multi_band_file_is_its_own_input(tmp_path):
-    path = str(tmp_path / "terrain.tif")
-    spec = build_spec(None, "", [Source("dem.slope", path), Source("terrain_b2", path, band=2)], [], [])
-    assert spec["inputs"] == {"dem_slope": {"path": path, "kind": "continuous"},
+    path = str(write_raster(tmp_path / "terrain.tif", np.stack([np.ones((4, 4), "float32")] * 2)))
+    spec = build_spec(None, "", [Source("dem.slope", path, band=1), Source("terrain_b2", path, band=2)], [], [])
+    assert spec["inputs"] == {"dem_slope": {"path": path, "kind": "continuous", "band": 1},
                               "terrain_b2": {"path": path, "kind": "continuous", "band": 2}}
     assert spec["features"] == ["dem_slope", "terrain_b2"]
-    assert load_spec(write_spec(spec, str(tmp_path / "spec.json"))).inputs["terrain_b2"].band == 2
+    loaded = load_spec(write_spec(spec, str(tmp_path / "spec.json")))
+    assert [RasterSource(i).spec.band for i in loaded.inputs.values()] == [1, 2]  # the backend reads both

@@ -203,9 +203,24 @@ def test_every_common_data_type_reads_as_float64_with_nodata_as_nan(tmp_path, dt
 def test_band_is_selected(tmp_path):
     data = np.stack([np.full((4, 4), 1, "int16"), np.full((4, 4), 2, "int16")])
     path = write_raster(tmp_path / "two.tif", data)
-    assert (source(path, Grid(GRID.crs, ORIGIN, 4, 4), band=2).read(Window(0, 0, 4, 4)) == 2).all()
+    assert (source(path, Grid(GRID.crs, ORIGIN, 4, 4), band=2, band_given=True).read(Window(0, 0, 4, 4)) == 2).all()
     with pytest.raises(SpecError, match=r"inputs\.x\.band: .*two.tif has 2 band\(s\), band 3 does not exist"):
-        RasterSource(InputSpec(name="x", path=str(path), band=3))
+        RasterSource(InputSpec(name="x", path=str(path), band=3, band_given=True))
+
+
+def test_multi_band_file_without_a_named_band_is_refused_not_read_as_band_1(tmp_path):
+    path = write_raster(tmp_path / "three.tif", np.ones((3, 4, 4), "int16"))
+    with pytest.raises(SpecError, match=r"^inputs\.x: .*three\.tif has 3 bands and the spec names none; "
+                                        r"choose one with band: N \(1-3\)"):
+        RasterSource(load_spec({"inputs": {"x": {"path": str(path)}}, "features": ["x"]}).inputs["x"])
+    for band in (1, 3):  # a named band, even band 1 as old specs wrote it, is read
+        spec = load_spec({"inputs": {"x": {"path": str(path), "band": band}}, "features": ["x"]})
+        assert RasterSource(spec.inputs["x"]).spec.band == band
+
+
+def test_one_band_file_needs_no_band(tmp_path):
+    path = write_raster(tmp_path / "one.tif", np.ones((4, 4), "int16"))
+    assert (source(path, Grid(GRID.crs, ORIGIN, 4, 4)).read(Window(0, 0, 4, 4)) == 1).all()
 
 
 def test_spec_nodata_override_replaces_the_file_nodata(tmp_path):

@@ -198,6 +198,14 @@ def test_round_trip_keeps_pinned_categories_and_nondefault_resampling():
     assert again.inputs["dem"].nodata == "none"
 
 
+def test_a_named_band_survives_the_round_trip_even_band_1():
+    doc = {"inputs": {"a": {"path": "/d/a.tif", "band": 1}, "b": {"path": "/d/b.tif"}}, "features": ["a", "b"]}
+    spec = load_spec(doc)
+    assert spec.inputs["a"].band_given and not spec.inputs["b"].band_given
+    assert spec.to_dict()["inputs"]["a"]["band"] == 1 and "band" not in spec.to_dict()["inputs"]["b"]
+    assert load_spec(spec.to_dict()) == spec
+
+
 def test_with_inputs_overrides_paths_by_name(tmp_path):
     spec = load_spec(minimal(inputs={"dem": {"path": "/a/dem.tif", "z_factor": 0.3048}}))
     moved = spec.with_inputs({"dem": str(tmp_path / "other.tif")})

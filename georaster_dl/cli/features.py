@@ -56,6 +56,8 @@ def describe_features() -> str:
                    "(gdaldem -compute_edges).")
 @click.option("--nodata", default=None, metavar="VALUE",
               help="Nodata of the DEM, over the file's own: a number, nan, or none (every cell valid).")
+@click.option("--band", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Band of a multi-band DEM (required for one: no band is read silently).")
 @click.option("--z-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="Multiplier turning elevations into metres (0.3048 for feet).")
 @click.option("--crs", metavar="CRS", help="CRS of a DEM whose file has none (EPSG:32633); overrides the file's.")
@@ -65,8 +67,8 @@ def describe_features() -> str:
 @overviews_option
 @overwrite_option
 def command(dem: str | None, out: str | None, feature_list: str | None, edges: str, z_factor: float,
-            crs: str | None, nodata: str | None, list_features: bool, window: int, compress: str, overviews: bool,
-            overwrite: bool) -> None:
+            crs: str | None, nodata: str | None, band: int | None, list_features: bool, window: int,
+            compress: str, overviews: bool, overwrite: bool) -> None:
     """Derive terrain features of DEM into OUT.tif: one float32 band per feature, named in
     the band descriptions, NaN where nodata (each band keeps its own nodata). One class
     feature alone (geomorphons, landform_weiss) is written as Byte class codes (0 nodata)
@@ -82,7 +84,8 @@ def command(dem: str | None, out: str | None, feature_list: str | None, edges: s
         raise click.BadParameter(f"{z_factor} is not a finite number; give e.g. 0.3048 for feet",
                                  param_hint="--z-factor")
     dem_input = {"path": dem, "z_factor": z_factor, **({"crs": crs} if crs else {}),
-                 **({"nodata": _nodata(nodata)} if nodata is not None else {})}
+                 **({"nodata": _nodata(nodata)} if nodata is not None else {}),
+                 **({"band": band} if band is not None else {})}
     spec = {"grid": {"reference": "dem"}, "inputs": {"dem": dem_input},
             "features": parse_features(feature_list), "edges": edges}
     write_stack(spec, out, window=window, compress=compress, overviews=overviews, overwrite=overwrite,

@@ -51,6 +51,10 @@ class RasterSource:
             if spec.band > ds.count:
                 raise SpecError(f"inputs.{spec.name}.band: {spec.path} has {ds.count} band(s), "
                                 f"band {spec.band} does not exist")
+            if ds.count > 1 and not spec.band_given:
+                raise SpecError(f"inputs.{spec.name}: {spec.path} has {ds.count} bands and the spec names none; "
+                                f"choose one with band: N (1-{ds.count}) in the spec's input (one input per band "
+                                "to use several; features: --band N), or give a one-band raster")
             self.crs = _crs(spec, ds)
             self.transform = ds.transform
             self.width, self.height = ds.width, ds.height

@@ -16,13 +16,14 @@ _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
 @dataclass(frozen=True)
 class Source:
     """One input file: a display name (made into a spec name), a path, a vector layer name, a
-    nodata override (a number, ``nan`` or ``none``; empty: the file's own) and a raster band."""
+    nodata override (a number, ``nan`` or ``none``; empty: the file's own) and the band of a
+    multi-band raster (None for a one-band file: the backend refuses a multi-band file without one)."""
 
     label: str
     path: str
     layer: str = ""
     nodata: str = ""
-    band: int = 1
+    band: int | None = None
 
 
 def input_name(label: str, taken: set[str]) -> str:
@@ -86,7 +87,7 @@ def build_spec(reference: Source | None, terrain: str, continuous: list[Source],
                 entry["layer"] = source.layer
             if source.nodata:
                 entry["nodata"] = _number_or_text(source.nodata)
-            if source.band != 1:
+            if source.band is not None:
                 entry["band"] = source.band
             inputs[name] = entry
             names[key] = name

@@ -21,7 +21,7 @@ class ClassifyLandforms(GeoRasterDLAlgorithm):
             "loads paletted with the model's class names and colours.")
 
     def define(self) -> None:
-        add_model(self, "Landform model", "A .gdl file trained with task 'landform'.")
+        add_model(self, "Landform model", "A .gdl file trained with task 'landform'.", task="landform")
         self.add(QgsProcessingParameterRasterLayer("DEM", "DEM", optional=True),
                  "DEM to classify (replaces the model's input 'dem'); empty: the DEM it was trained on.")
         add_prediction(self)

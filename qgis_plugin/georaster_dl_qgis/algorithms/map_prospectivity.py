@@ -19,7 +19,7 @@ class MapProspectivity(GeoRasterDLAlgorithm):
             "band. The map loads with a probability colour ramp.")
 
     def define(self) -> None:
-        add_model(self, "Prospectivity model", "A .gdl file trained with task 'prospectivity'.")
+        add_model(self, "Prospectivity model", "A .gdl file trained with task 'prospectivity'.", task="prospectivity")
         add_prediction(self)
         self.add(QgsProcessingParameterRasterDestination("OUTPUT", "Prospectivity"),
                  "Float32 probability raster (0-1), nodata where any evidence is nodata.")

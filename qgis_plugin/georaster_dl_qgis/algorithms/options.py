@@ -58,9 +58,13 @@ def model_filter(doc: dict) -> str:
     return f"GeoRaster DL model (*{capabilities.file_suffix(doc, 'model')})"
 
 
-def add_model(alg, label: str, help_text: str) -> None:
-    """The MODEL parameter: a model file the backend wrote."""
-    alg.add(QgsProcessingParameterFile("MODEL", label, fileFilter=model_filter(capabilities.available())), help_text)
+def add_model(alg, label: str, help_text: str, task: str = "") -> None:
+    """The MODEL parameter: a model file the backend wrote (in the model designer, the training
+    steps' model files are listed first, those of ``task`` before others: see :mod:`.model_widget`)."""
+    parameter = QgsProcessingParameterFile("MODEL", label, fileFilter=model_filter(capabilities.available()))
+    parameter.setMetadata({"widget_wrapper": {"class": "georaster_dl_qgis.algorithms.model_widget.ModelFileWidget",
+                                              "task": task}})
+    alg.add(parameter, help_text)
 
 
 def feature_list(alg, parameters: dict, context, chosen: str = "FEATURES", more: str = "MORE") -> str:
@@ -140,9 +144,11 @@ def rasters(chosen: list, context, feedback, nodata: dict[str, str] | None = Non
     sources = []
     for lyr in chosen:
         path, override = layers.raster_path(lyr, context, feedback), (nodata or {}).get(lyr.name(), "")
-        labels = band_labels(path, lyr.name(), lyr.bandCount()) if lyr.bandCount() > 1 else [lyr.name()]
+        if lyr.bandCount() == 1:
+            sources.append(spec_builder.Source(lyr.name(), path, nodata=override))
+            continue
         sources += [spec_builder.Source(label, path, nodata=override, band=band)
-                    for band, label in enumerate(labels, 1)]
+                    for band, label in enumerate(band_labels(path, lyr.name(), lyr.bandCount()), 1)]
     return sources
 
 

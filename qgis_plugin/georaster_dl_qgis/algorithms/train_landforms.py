@@ -21,6 +21,7 @@ class TrainLandforms(GeoRasterDLAlgorithm):
     GROUP, GROUP_ID = "Landforms", "landforms"
     HELP_SECTION = "training-and-evaluation"
     COMMAND = "train"
+    TASK = "landform"
     HELP = ("Trains a dense neural network that maps terrain features of a DEM to landform classes "
             "(ridge, valley, plain, ...) given by labelled points or polygons. The model file keeps "
             "the feature recipe, so 'Classify landforms' can apply it to any DEM.")
@@ -64,4 +65,4 @@ class TrainLandforms(GeoRasterDLAlgorithm):
         args, outputs = training_args(self, parameters, context)
         labels = self.labels_args(parameters, "LABELS", context, feedback)
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
-        return ["--task", "landform", "--spec", spec, *labels, "--label-field", field, *args], outputs
+        return ["--task", self.TASK, "--spec", spec, *labels, "--label-field", field, *args], outputs
