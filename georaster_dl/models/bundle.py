@@ -42,7 +42,7 @@ from georaster_dl.errors import ModelFileError, OutputError
 from georaster_dl.io.writer import check_output_path, partial_path
 from georaster_dl.metrics import plain_json
 from georaster_dl.models.network import TASKS
-from georaster_dl.models.preprocess import Preprocessor
+from georaster_dl.models.preprocess import Preprocessor, transform_label
 from georaster_dl.spec import StackSpec, load_spec
 
 FORMAT_VERSION = 1
@@ -301,7 +301,7 @@ def describe_bundle(path: str | os.PathLike, as_json: bool = False) -> str:
         lines.append(f"  {name:<12} {spec.get('kind', 'continuous'):<12} {spec['path']}")
     lines.append("bands (transform)")
     for b in doc["preprocess"]["bands"]:
-        lines.append(f"  {b['name']:<28} {b['kind']:<11} {b.get('transform') or '-'}")
+        lines.append(f"  {b['name']:<28} {b['kind']:<11} {transform_label(b)}")
     cv = (doc.get("metrics") or {}).get("cv")
     if cv:
         keys = [k for k in ("auc_pooled", "auc_mean", "auc_sd", "accuracy", "kappa", "r2", "rmse", "mae") if k in cv]
