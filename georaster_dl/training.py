@@ -47,9 +47,9 @@ VALIDATION_BLOCK_SHARE = 0.1
 def train(spec, labels, task: str, *, label_field: str | None = None, where: str | None = None,
           layer: str | None = None, hidden: str | tuple[int, ...] = (64, 32), activation: str = "relu",
           dropout: float = 0.1, loss: str | None = None, optimizer: str = "adam", learning_rate: float = 1e-3,
-          epochs: int = 200, batch_size: int = 256, patience: int = 20, class_weights: str = "balanced",
+          epochs: int = 20, batch_size: int | None = None, patience: int = 0, class_weights: str = "balanced",
           background_ratio: float = 10.0, buffer: float = 0.0, cv_folds: int = 0,
-          cv_block_size: float | None = None, cv_buffer: float = 0.0, ensemble: int = 1, seed: int = 0,
+          cv_block_size: float | None = None, cv_buffer: float = 0.0, ensemble: int = 5, seed: int = 0,
           baselines: bool = True, out: str | os.PathLike | None = None, metrics_path: str | os.PathLike | None = None,
           report_path: str | os.PathLike | None = None, overwrite: bool = False) -> tuple[ModelBundle, dict]:
     """Train a model; optionally cross-validate it and write the model file, metrics and report.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from georaster_dl.models.fit import fit_network
-from georaster_dl.models.network import NetworkOptions, OptionError, build_network, parse_hidden
+from georaster_dl.models.network import NetworkOptions, OptionError, auto_batch_size, build_network, parse_hidden
 from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.samples import Samples
 
@@ -68,6 +68,7 @@ def test_same_seed_gives_the_same_weights_and_another_seed_other_weights():
     ({"dropout": 1.0}, "landform", "dropout must be in [0, 1)"),
     ({"learning_rate": 0}, "landform", "learning_rate must be positive"),
     ({"epochs": 0}, "landform", "epochs must be at least 1"),
+    ({"batch_size": 0}, "landform", "batch_size must be at least 1"),
     ({"hidden": "64,x"}, "landform", "hidden must list positive layer sizes"),
     ({"hidden": (0,)}, "landform", "hidden must list positive layer sizes"),
     ({}, "clustering", "task 'clustering' is not valid"),
@@ -111,3 +112,9 @@ def test_categories_without_training_rows_get_no_weight(patience):
     kernel = model.get_layer("hidden_1").kernel.numpy()
     assert np.all(kernel[:3].any(axis=1))
     assert kernel[3].any() == bool(patience)
+
+
+def test_batches_are_sized_to_give_small_sets_enough_steps():
+    # about 16 steps an epoch: a few dozen deposits with their background no longer take 1 step an epoch
+    assert [auto_batch_size(n) for n in (10, 300, 3000, 4096, 40000)] == [16, 19, 188, 256, 256]
+    assert NetworkOptions().validated("prospectivity").batch_size is None

@@ -24,9 +24,8 @@ def _fit(x, transform):
     return Preprocessor.fit(x, ["a", "b", "g.onehot:1"], ["continuous", "continuous", "onehot"], [transform, None, None])
 
 
-def test_default_clips_extremes_so_the_bulk_keeps_its_spread(heavy):
-    assert DEFAULT_TRANSFORM == "clip"
-    clipped = _fit(heavy, None).apply(heavy)[:, 0]
+def test_clip_keeps_the_spread_of_the_bulk_against_extremes(heavy):
+    clipped = _fit(heavy, "clip").apply(heavy)[:, 0]
     plain = _fit(heavy, "none").apply(heavy)[:, 0]
     # A plain z-score squeezes 99 % of the cells into a sliver; clipping keeps them spread.
     assert np.percentile(plain, 99) - np.percentile(plain, 1) < 0.1
@@ -35,7 +34,7 @@ def test_default_clips_extremes_so_the_bulk_keeps_its_spread(heavy):
     assert abs(clipped.mean()) < 1e-4 and abs(clipped.std() - 1) < 1e-3
 
 
-@pytest.mark.parametrize("transform", ["none", "log", "log1p", "quantile", "clip", "clip(1, 99)"])
+@pytest.mark.parametrize("transform", ["none", "log", "log1p", "quantile", "normal", "auto", "clip", "clip(1, 99)"])
 def test_transforms_standardise_the_training_values(heavy, transform):
     out = _fit(heavy, transform).apply(heavy)
     assert out.dtype == np.float32
@@ -82,13 +81,13 @@ def test_onehot_and_class_bands_pass_unchanged(heavy):
 def test_nan_stays_nan(heavy):
     x = heavy[:3].copy()
     x[1, 0] = np.nan
-    for t in ("log", "log1p", "quantile", "clip", "robust", "none"):
+    for t in ("log", "log1p", "quantile", "normal", "auto", "clip", "robust", "none"):
         out = _fit(heavy, t).apply(x)
         assert np.isnan(out[1, 0]) and np.isfinite(out[0]).all()
 
 
 def test_parameters_round_trip_through_json(heavy):
-    for t in ("log", "log1p", "quantile", "clip(2,98)", "robust", "none"):
+    for t in ("log", "log1p", "quantile", "normal", "auto", "clip(2,98)", "robust", "none"):
         pre = _fit(heavy, t)
         again = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
         np.testing.assert_array_equal(again.apply(heavy), pre.apply(heavy))
@@ -113,3 +112,38 @@ def test_log_of_non_positive_band_is_refused():
     x = -np.abs(np.random.default_rng(0).normal(size=(20, 1))).astype(np.float32)
     with pytest.raises(SpecError, match="log needs positive values"):
         Preprocessor.fit(x, ["neg"], ["continuous"], ["log"])
+
+
+def test_normal_maps_each_value_to_its_normal_score():
+    from scipy.special import ndtri
+
+    x = np.arange(101, dtype=np.float32)[:, None] ** 2  # skewed; each value is one percentile knot
+    pre = Preprocessor.fit(x, ["d"], ["continuous"], ["normal"])
+    band = pre.bands[0]
+    assert band["transform"] == "quantile" and band["scores"] == "normal"  # a quantile table: old readers apply it
+    scores = ndtri(np.clip(np.arange(101) / 100, 0.001, 0.999))
+    expected = (scores - scores.mean()) / scores.std()
+    np.testing.assert_allclose(pre.apply(x)[:, 0], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pre.apply(np.array([[-1e9], [1e9]], np.float32))[:, 0], expected[[0, -1]], rtol=1e-5)
+
+
+def test_auto_picks_normal_for_skewed_bands_and_clip_for_the_others(heavy):
+    rng = np.random.default_rng(1)
+    x = np.c_[heavy[:, 0], heavy[:, 1], rng.integers(1, 11, 5000), 1e4 * rng.exponential(1, 5000)].astype(np.float32)
+    pre = Preprocessor.fit(x, list("abcd"), ["continuous"] * 4, ["auto", "auto", "auto", None])
+    chosen = [(b["transform"], b.get("scores"), b["auto"]) for b in pre.bands]
+    # log-normal with extremes and a distance-like exponential: normal scores; Gaussian and 10 levels: clipped
+    assert chosen == [("quantile", "normal", True), ("clip", None, True), ("clip", None, True),
+                      ("quantile", "normal", True)]
+    assert pre.bands[0]["skewness"] > 1 and abs(pre.bands[1]["skewness"]) < 0.2
+    assert DEFAULT_TRANSFORM == "auto"
+    again = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    np.testing.assert_array_equal(again.apply(x), pre.apply(x))
+
+
+def test_transform_labels_name_what_the_user_sees(heavy):
+    from georaster_dl.models.preprocess import transform_label
+
+    pre = Preprocessor.fit(heavy, ["a", "b", "g.onehot:1"], ["continuous", "continuous", "onehot"],
+                           ["auto", "normal", None])
+    assert [transform_label(b) for b in pre.bands] == ["normal (auto)", "normal", "-"]

@@ -54,7 +54,7 @@ from georaster_dl.errors import GeoRasterDLError, ModelFileError, OutputError
 from georaster_dl.io.files import atomic_output, check_input_file, check_output_path
 from georaster_dl.metrics import plain_json
 from georaster_dl.models.network import TASKS
-from georaster_dl.models.preprocess import Preprocessor
+from georaster_dl.models.preprocess import Preprocessor, transform_label
 from georaster_dl.spec import StackSpec, load_spec
 
 #: 2: the ONNX forward pass is stored (format 1 files are read; the graph is built on load).
@@ -397,7 +397,7 @@ def describe_bundle(path: str | os.PathLike, as_json: bool = False) -> str:
         lines.append(f"  {name:<12} {spec.get('kind', 'continuous'):<12} {spec['path']}")
     lines.append("bands (transform)")
     for b in doc["preprocess"]["bands"]:
-        lines.append(f"  {b['name']:<28} {b['kind']:<11} {b.get('transform') or '-'}")
+        lines.append(f"  {b['name']:<28} {b['kind']:<11} {transform_label(b)}")
     cv = (doc.get("metrics") or {}).get("cv")
     if cv:
         keys = [k for k in ("auc_pooled", "auc_mean", "auc_sd", "accuracy", "kappa", "r2", "rmse", "mae") if k in cv]

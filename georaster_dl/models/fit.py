@@ -5,8 +5,9 @@ steps with the network's Keras optimizer) rather than through ``model.fit``, whi
 the small sample sets of this field spends ~70 ms an epoch on its own overhead: 6-9x
 the training time (measured here).
 
-Early stopping watches the loss on a validation set (held out in spatial blocks by the
-caller) to find the best number of epochs; the network is then trained again, from the
+Early stopping (off by default: ``patience`` 0, see :class:`NetworkOptions`) watches the
+loss on a validation set (held out in spatial blocks by the caller) to find the best
+number of epochs; the network is then trained again, from the
 same initial weights, on all the samples (training and validation) for that many
 epochs. Holding out a fifth of a few hundred deposits for good costs accuracy: on the
 Cloncurry data the refit raised the pooled out-of-fold AUC from 0.747 to 0.756 (mean
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from georaster_dl.models.network import NetworkOptions, build_network
+from georaster_dl.models.network import NetworkOptions, auto_batch_size, build_network
 from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.samples import Samples
 
@@ -101,7 +102,7 @@ def _train(model, options: NetworkOptions, data: list, validation: list | None, 
     without a lower validation loss. Returns the loss (and validation loss) per epoch."""
     import tensorflow as tf
 
-    epoch = _compiled_epoch(model, options)
+    epoch = _compiled_epoch(model, options, options.batch_size or auto_batch_size(int(data[0].shape[0])))
     evaluate = tf.function(_Loss(model, options)) if validation is not None else None
     rng = np.random.default_rng(seed)
     history: dict[str, list[float]] = {"loss": []}
@@ -158,12 +159,12 @@ def _loss(options: NetworkOptions):
             "huber": keras.losses.Huber}[options.loss]()
 
 
-def _compiled_epoch(model, options: NetworkOptions):
+def _compiled_epoch(model, options: NetworkOptions, batch: int):
     import tensorflow as tf
 
     model.optimizer.build(model.trainable_variables)
     n_in, n_out = model.input_shape[-1], model.output_shape[-1]
-    return tf.function(_Epoch(model, options), input_signature=[
+    return tf.function(_Epoch(model, options, batch), input_signature=[
         tf.TensorSpec([None, n_in], tf.float32), tf.TensorSpec([None, n_out], tf.float32),
         tf.TensorSpec([None], tf.float32), tf.TensorSpec([None], tf.int32)])
 
@@ -176,8 +177,8 @@ class _Epoch:
     when many models are trained in turn (cross-validation folds, ensembles).
     """
 
-    def __init__(self, model, options: NetworkOptions) -> None:
-        self.model, self.loss, self.batch = model, _loss(options), options.batch_size
+    def __init__(self, model, options: NetworkOptions, batch: int) -> None:
+        self.model, self.loss, self.batch = model, _loss(options), batch
 
     def __call__(self, x, y, w, order):
         import tensorflow as tf

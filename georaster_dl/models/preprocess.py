@@ -5,14 +5,15 @@ variance over the training samples). One-hot and class-code bands pass unchanged
 
 Transforms (named per input or per band in the StackSpec, see :data:`TRANSFORMS`):
 
-``clip`` (the default), ``clip(lo, hi)``
+``clip``, ``clip(lo, hi)``
     Clip at the ``lo``/``hi`` percentiles of the training values (0.5 and 99.5 by
     default), then standardise. Survey grids are rarely Gaussian: EM and magnetic grids
     have heavy tails and a few extreme cells would dominate a plain z-score, squeezing
     every ordinary cell into a narrow band around zero. Clipping at percentiles keeps the
     linear scale of the bulk of the data (unlike rank transforms), works for negative
     values (unlike log, e.g. magnetic anomalies), and bounds what the network sees at
-    prediction time to the range it was trained on. It is therefore the default.
+    prediction time to the range it was trained on. What ``auto`` picks for bands that
+    are not skewed.
 ``log``
     Natural log, values below the smallest positive training value raised to it; for
     log-normal data such as geochemistry.
@@ -21,6 +22,23 @@ Transforms (named per input or per band in the StackSpec, see :data:`TRANSFORMS`
 ``quantile``
     The empirical distribution function of the training values (101 knots, ties merged),
     mapping each value to its rank in [0, 1]; immune to any outlier.
+``normal``
+    Quantile-normal: the training values' empirical distribution function (as for
+    ``quantile``) followed by the standard normal quantile function, so each value maps to
+    its normal score (ranks clipped to [0.001, 0.999], scores within +-3.1). Immune to
+    outliers like ``quantile`` but keeps the tails spread instead of squashing them into
+    the ends of [0, 1]. Stored as a ``quantile`` table whose ranks are the normal scores
+    (``"scores": "normal"``), so a reader that knows only ``quantile`` applies it exactly.
+``auto`` (the default)
+    Chosen per band from its training values (recorded as the chosen transform with
+    ``"auto": true`` and the skewness that decided): ``normal`` for a band with many
+    distinct values and a skewed or heavy-tailed distribution (absolute skewness or
+    excess kurtosis of the values clipped at :data:`CLIP_PERCENTILES` above
+    :data:`AUTO_SKEW` / :data:`AUTO_KURTOSIS`: geochemistry, EM, distances), ``clip``
+    otherwise (near-Gaussian bands and bands of few levels, such as density classes).
+    Measured on six real data sets against the former default ``clip``: pooled R² of USGS
+    ln Mg / ln Cu / ln K 0.343 -> 0.397, 0.316 -> 0.357, 0.159 -> 0.205, Nanling Li AUC
+    0.823 -> 0.852, Cloncurry 0.761 -> 0.768, Sir Samuel unchanged (BENCHMARKS.md).
 ``robust``
     Centre on the median and divide by the interquartile range / 1.349 (a standard
     deviation for Gaussian data), instead of mean and standard deviation.
@@ -47,11 +65,18 @@ import numpy as np
 
 from georaster_dl.errors import SpecError, closest, one_of
 
-TRANSFORMS = ("none", "log", "log1p", "quantile", "clip", "robust")
+TRANSFORMS = ("none", "log", "log1p", "quantile", "normal", "clip", "robust", "auto")
 #: Transform of continuous bands the spec does not name.
-DEFAULT_TRANSFORM = "clip"
+DEFAULT_TRANSFORM = "auto"
 CLIP_PERCENTILES = (0.5, 99.5)
 QUANTILE_KNOTS = 101
+#: ``normal``: ranks are clipped to [NORMAL_RANK_LIMIT, 1 - NORMAL_RANK_LIMIT] before the normal quantile function.
+NORMAL_RANK_LIMIT = 0.001
+#: ``auto``: a band with more distinct training values than this may get ``normal``.
+AUTO_MIN_LEVELS = 20
+#: ``auto``: absolute skewness / excess kurtosis above which a band gets ``normal``.
+AUTO_SKEW = 1.0
+AUTO_KURTOSIS = 3.0
 
 
 class Preprocessor:
@@ -157,6 +182,12 @@ class Preprocessor:
         return cls(list(d["bands"]))
 
 
+def transform_label(band: dict[str, Any]) -> str:
+    """A fitted band's transform as a user named it: ``normal (auto)``, ``clip``, ``-`` (none)."""
+    name = band.get("scores") if band.get("transform") == "quantile" and band.get("scores") else band.get("transform")
+    return f"{name or '-'}{' (auto)' if band.get('auto') else ''}"
+
+
 def parse_transform(text: str, where: str) -> tuple[str, tuple[float, ...]]:
     """Split ``'clip(1, 99)'`` into ``('clip', (1.0, 99.0))``; check the name and arguments."""
     name, _, rest = str(text).partition("(")
@@ -178,6 +209,8 @@ def parse_transform(text: str, where: str) -> tuple[str, tuple[float, ...]]:
 def _fit_band(v: np.ndarray, name: str, text: str) -> dict[str, Any]:
     t, args = parse_transform(text, f"transform of band {name}")
     p: dict[str, Any] = {"transform": t}
+    if t == "auto":
+        t, p = _auto_transform(v)
     if t == "log":
         positive = v[v > 0]
         if positive.size == 0:
@@ -187,14 +220,20 @@ def _fit_band(v: np.ndarray, name: str, text: str) -> dict[str, Any]:
         v = np.log(np.maximum(v, p["floor"]))
     elif t == "log1p":
         v = np.log1p(np.maximum(v, 0))
-    elif t == "quantile":
+    elif t in ("quantile", "normal"):
         knots = np.percentile(v, np.linspace(0, 100, QUANTILE_KNOTS))
         ranks = np.linspace(0, 1, QUANTILE_KNOTS)
         unique, inverse = np.unique(knots, return_inverse=True)
         # Tied knots (a value shared by many cells) get the mean of their ranks.
+        ranks = np.bincount(inverse, ranks) / np.bincount(inverse)
+        if t == "normal":
+            from scipy.special import ndtri
+
+            ranks = ndtri(np.clip(ranks, NORMAL_RANK_LIMIT, 1 - NORMAL_RANK_LIMIT))
+            p.update(transform="quantile", scores="normal")  # applied as a quantile table (see the module doc)
         p["knots"] = unique.tolist()
-        p["ranks"] = (np.bincount(inverse, ranks) / np.bincount(inverse)).tolist()
-        v = np.interp(v, unique, p["ranks"])
+        p["ranks"] = ranks.tolist()
+        v = np.interp(v, unique, ranks)
     elif t == "clip":
         lo, hi = args or CLIP_PERCENTILES
         p["percentiles"] = [lo, hi]
@@ -208,3 +247,16 @@ def _fit_band(v: np.ndarray, name: str, text: str) -> dict[str, Any]:
     if not np.isfinite(p["std"]) or p["std"] <= 0:
         p["std"] = 1.0  # a constant band carries no information; keep it finite
     return p
+
+
+def _auto_transform(v: np.ndarray) -> tuple[str, dict[str, Any]]:
+    """The transform ``auto`` picks for training values ``v`` and the record of why."""
+    lo, hi = np.percentile(v, CLIP_PERCENTILES)
+    c = np.clip(v, lo, hi)
+    sd = c.std()
+    z = (c - c.mean()) / sd if sd > 0 else np.zeros_like(c)
+    skew, kurtosis = float(np.mean(z ** 3)), float(np.mean(z ** 4) - 3)
+    levels = np.unique(v).size
+    skewed = levels > AUTO_MIN_LEVELS and (abs(skew) > AUTO_SKEW or kurtosis > AUTO_KURTOSIS)
+    chosen = "normal" if skewed else "clip"
+    return chosen, {"transform": chosen, "auto": True, "skewness": round(skew, 4), "kurtosis": round(kurtosis, 4)}

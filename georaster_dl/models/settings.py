@@ -14,7 +14,7 @@ class TrainSettings:
 
     background_ratio: float = 10.0
     buffer: float = 0.0
-    ensemble: int = 1
+    ensemble: int = 5
     seed: int = 0
     cv_folds: int = 0
     cv_block_size: float | None = None

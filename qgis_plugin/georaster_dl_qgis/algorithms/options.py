@@ -170,14 +170,15 @@ def add_training(alg) -> None:
             "Activation of the hidden layers.", advanced=True)
     alg.add(Number("DROPOUT", "Dropout", Number.Double, default.get("dropout"), minValue=0.0, maxValue=0.9),
             "Fraction of units dropped at each training step (regularisation).", advanced=True)
-    alg.add(Number("EPOCHS", "Maximum epochs", Number.Integer, default.get("epochs"), minValue=1),
-            "Most passes over the training samples; early stopping usually ends sooner.")
+    alg.add(Number("EPOCHS", "Epochs", Number.Integer, default.get("epochs"), minValue=1),
+            "Passes over the training samples (with early-stopping patience above 0, the most).")
     alg.add(Number("PATIENCE", "Early-stopping patience (epochs)", Number.Integer, default.get("patience"),
                    minValue=0),
             "Stop after this many epochs without a better validation loss and keep the best weights "
             "(0: train all epochs).", advanced=True)
-    alg.add(Number("BATCH_SIZE", "Batch size", Number.Integer, default.get("batch_size"), minValue=1),
-            "Samples per step.", advanced=True)
+    alg.add(Number("BATCH_SIZE", "Batch size", Number.Integer, default.get("batch_size"), optional=True,
+                   minValue=1),
+            "Samples per step. Empty: sized to the samples (about 16 steps an epoch, 16-256 rows).", advanced=True)
     alg.add(enum("OPTIMIZER", "Optimizer", capabilities.choices(doc, "optimizers"), default.get("optimizer")),
             "Keras optimizer.", advanced=True)
     alg.add(Number("LEARNING_RATE", "Learning rate", Number.Double, default.get("learning_rate"), minValue=0.0),
@@ -258,7 +259,6 @@ def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, 
             "--dropout", str(alg.parameterAsDouble(parameters, "DROPOUT", context)),
             "--epochs", str(alg.parameterAsInt(parameters, "EPOCHS", context)),
             "--patience", str(alg.parameterAsInt(parameters, "PATIENCE", context)),
-            "--batch-size", str(alg.parameterAsInt(parameters, "BATCH_SIZE", context)),
             "--optimizer", alg.parameterAsEnumString(parameters, "OPTIMIZER", context),
             "--learning-rate", str(alg.parameterAsDouble(parameters, "LEARNING_RATE", context)),
             "--ensemble", str(alg.parameterAsInt(parameters, "ENSEMBLE", context))]
@@ -266,7 +266,7 @@ def training_args(alg, parameters: dict, context) -> tuple[list[str], dict[str, 
     if folds:
         args += ["--cv-folds", str(folds), "--cv-buffer", str(alg.parameterAsDouble(parameters, "CV_BUFFER", context))]
         args += ["--cv-block-size", str(block_size(alg, parameters, context))]
-    args += optional_args(parameters, {"SEED": "--seed"})
+    args += optional_args(parameters, {"SEED": "--seed", "BATCH_SIZE": "--batch-size"})
     args += ["--out", outputs["OUTPUT"], "--overwrite"]
     args += [a for name, flag in (("METRICS", "--metrics"), ("REPORT", "--report")) if name in outputs
              for a in (flag, outputs[name])]
