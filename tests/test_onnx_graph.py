@@ -17,14 +17,15 @@ from georaster_dl.spec import load_spec
 #: One band per transform, plus a constant band (one quantile knot), a one-hot and a class band.
 BANDS = [("log", "continuous"), ("log1p", "continuous"), ("quantile", "continuous"), ("clip", "continuous"),
          ("robust", "continuous"), ("none", "continuous"), ("quantile", "continuous"), ("clip(5, 95)", "continuous"),
-         (None, "onehot"), (None, "class")]
+         (None, "onehot"), (None, "class"), ("normal", "continuous"), ("auto", "continuous")]
 
 
 def _rows(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.c_[rng.lognormal(3, 2, n), rng.exponential(500, n) * (rng.random(n) > 0.3), rng.normal(6e5, 1e4, n),
                  rng.standard_cauchy(n), rng.gamma(1.5, 2, n), rng.normal(0, 1e-3, n), np.full(n, 7.0),
-                 rng.normal(-50, 30, n), rng.integers(0, 2, n), rng.integers(1, 5, n)].astype(np.float32)
+                 rng.normal(-50, 30, n), rng.integers(0, 2, n), rng.integers(1, 5, n), rng.lognormal(1, 1, n),
+                 rng.pareto(2, n)].astype(np.float32)
 
 
 def _bundle(task: str, activation: str, members: int = 2) -> ModelBundle:
@@ -42,8 +43,11 @@ def _bundle(task: str, activation: str, members: int = 2) -> ModelBundle:
 
 
 def test_every_transform_of_the_preprocessor_is_in_the_graph():
-    affine_only = {"none", "clip", "robust"}
-    assert set(TRANSFORMS) == affine_only | set(onnx_graph.VALUE_TRANSFORMS)
+    # normal and auto are stored as the transforms they resolve to (a quantile table, clip, ...)
+    assert {t.split("(")[0] for t, _ in BANDS if t} == set(TRANSFORMS)
+    stored = {b["transform"] for b in _bundle("prospectivity", "relu").preprocess.to_dict()["bands"]
+              if b["kind"] == "continuous"}
+    assert stored <= {"none", "clip", "robust"} | set(onnx_graph.VALUE_TRANSFORMS)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)

@@ -98,8 +98,9 @@ def test_baselines_are_scored_on_the_networks_held_out_cells(prospectivity):
 
 def test_baselines_train_on_each_folds_network_rows_and_scaling(monkeypatch, tmp_path):
     """Spy on the real fitting functions: each fold's baselines get exactly the rows (presences and
-    background cells) and the Preprocessor that fold's network was trained with; the final model's
-    rows are drawn again, identical, from the model file (what evaluate fits its baselines on)."""
+    background cells) and the Preprocessor that fold's first network member was trained with; the
+    final model's rows are drawn again, identical, from the model file (what evaluate fits its
+    baselines on)."""
     networks, baselines = [], []
 
     def spy_network(train_rows, val_rows, task, options, n_outputs, preprocess, target, seed):
@@ -115,17 +116,19 @@ def test_baselines_train_on_each_folds_network_rows_and_scaling(monkeypatch, tmp
     monkeypatch.setattr(training, "fit_baselines", spy_baselines)
     paths = sample_area()
     train(paths["spec"], paths["deposits"], "prospectivity", seed=2, out=tmp_path / "m.gdl", **CV,
-          **{**FAST, "epochs": 5})
-    assert len(networks) == 4 and len(baselines) == 3  # three folds and the final network
+          **{**FAST, "epochs": 5, "ensemble": 2})
+    assert len(networks) == 8 and len(baselines) == 3  # two members for each of three folds and the final model
+    first_members = networks[::2]
     key = lambda s: sorted(zip(s.rows.tolist(), s.cols.tolist(), s.y.tolist()))  # noqa: E731
-    for (net_rows, net_pre), (rows, pre) in zip(networks, baselines):
+    for (net_rows, net_pre), (rows, pre) in zip(first_members, baselines):
         assert pre is net_pre
         assert key(rows) == key(net_rows)
         assert (rows.y == 0).sum() > 5 * (rows.y == 1).sum()  # background cells included
     again = training.training_rows(load_bundle(tmp_path / "m.gdl"))
-    assert key(again) == key(networks[-1][0])
+    final = first_members[-1][0]
+    assert key(again) == key(final)
     np.testing.assert_array_equal(again.x[np.lexsort((again.cols, again.rows))],
-                                  networks[-1][0].x[np.lexsort((networks[-1][0].cols, networks[-1][0].rows))])
+                                  final.x[np.lexsort((final.cols, final.rows))])
 
 
 def test_landform_beats_the_majority_class_and_recovers_the_rule():
