@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from georaster_dl.features.registry import expand_onehot
 from georaster_dl.io.labels import read_labels
 from georaster_dl.models.forward import Forward
 from georaster_dl.models.network import NetworkOptions
@@ -92,9 +91,17 @@ class ArrayStack:
 
     def sample_cells(self, rows, cols) -> np.ndarray:
         compact = self.compact[:, rows, cols].T
-        out = expand_onehot(np.nan_to_num(compact, nan=-1.0), self.layout)
+        out = _expand_onehot(np.nan_to_num(compact, nan=-1.0), self.layout)
         out[~np.isfinite(compact).all(axis=1)] = np.nan
         return out
+
+
+def _expand_onehot(rows: np.ndarray, layout: list) -> np.ndarray:
+    """Full feature rows from compact ones (positions among a one-hot feature's codes, -1: none)."""
+    parts = [rows[:, [j]] if codes is None else
+             (rows[:, [j]] == np.arange(len(codes), dtype=np.float32)).astype(np.float32)
+             for j, codes in enumerate(layout)]
+    return np.concatenate(parts, axis=1)
 
 
 class _Bar:
@@ -126,7 +133,8 @@ def run(name: str, args, seed: int, cache: dict) -> dict:
     options = NetworkOptions(hidden=args.hidden, dropout=args.dropout, patience=args.patience,
                              epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
                              ).validated(task)
-    settings = TrainSettings(background_ratio=args.background_ratio, ensemble=args.ensemble, seed=seed)
+    settings = TrainSettings(background_ratio=args.background_ratio, ensemble=args.ensemble, seed=seed,
+                             presence_neighbours=args.presence_neighbours, likely_negatives=args.likely_negatives)
     key = f"{name}|ratio={args.background_ratio}|seed={seed}|rf-rf5-lr"
     want_base = args.baselines and key not in cache
     oof = np.full(astack.valid.shape, np.nan) if task == "prospectivity" else np.full(len(labs.rows), np.nan)
@@ -211,6 +219,8 @@ def main() -> None:
     ap.add_argument("--learning-rate", type=float, default=_NET.learning_rate)
     ap.add_argument("--ensemble", type=int, default=_RUN.ensemble)
     ap.add_argument("--background-ratio", type=float, default=_RUN.background_ratio)
+    ap.add_argument("--presence-neighbours", type=int, default=_RUN.presence_neighbours)
+    ap.add_argument("--likely-negatives", type=float, default=_RUN.likely_negatives)
     ap.add_argument("--transform", default=None,
                     help="transform of continuous bands the spec names none for (default: the library's)")
     ap.add_argument("--baselines", action="store_true", help="also fit RF and LR (cached)")

@@ -193,6 +193,51 @@ def take_background(pool: Samples, n: int, allowed: np.ndarray, presences: Sampl
     return pool.subset(np.flatnonzero(keep)[:n])
 
 
+def neighbour_cells(stack, presences: Samples, radius: int, labelled: Samples) -> tuple[Samples, np.ndarray]:
+    """Valid cells within ``radius`` cells (a square) of each presence, as presences (target 1).
+
+    Cells of ``labelled`` and cells outside the grid are left out; a cell near several
+    presences appears once, for the first. Returns the cells and, for each, the index of
+    its presence in ``presences`` (so a fold keeps a neighbour exactly when it keeps its presence).
+    """
+    grid = stack.grid
+    dr, dc = np.meshgrid(np.arange(-radius, radius + 1), np.arange(-radius, radius + 1), indexing="ij")
+    ring = (dr != 0) | (dc != 0)
+    rows = (presences.rows[:, None] + dr[ring][None, :]).ravel()
+    cols = (presences.cols[:, None] + dc[ring][None, :]).ravel()
+    parent = np.repeat(np.arange(len(presences)), int(ring.sum()))
+    inside = (rows >= 0) & (rows < grid.height) & (cols >= 0) & (cols < grid.width)
+    rows, cols, parent = rows[inside], cols[inside], parent[inside]
+    flat = rows * grid.width + cols
+    _, first = np.unique(flat, return_index=True)
+    first = np.sort(first)
+    first = first[~np.isin(flat[first], labelled.rows * grid.width + labelled.cols)]
+    rows, cols, parent = rows[first], cols[first], parent[first]
+    x = stack.sample_cells(rows, cols) if rows.size else np.empty((0, presences.x.shape[1]), np.float32)
+    ok = np.isfinite(x).all(axis=1)
+    return Samples(x[ok], np.ones(int(ok.sum()), np.int64), rows[ok], cols[ok]), parent[ok]
+
+
+def unlike_presences(pool: Samples, presences: Samples, share: float) -> np.ndarray:
+    """Mask of the pool cells kept when the ``share`` most like a presence are left out.
+
+    Likeness is the Euclidean distance to the nearest presence after each band is replaced
+    by its rank among the pool's values (so skewed bands and their units do not dominate).
+    """
+    from scipy.spatial import cKDTree
+
+    keep = np.ones(len(pool), bool)
+    drop = int(share * len(pool))
+    if drop == 0 or not len(presences):
+        return keep
+    ordered = np.sort(pool.x, axis=0)
+    ranks = [np.stack([np.searchsorted(ordered[:, b], x[:, b]) for b in range(x.shape[1])], axis=1) / len(pool)
+             for x in (pool.x, presences.x)]
+    dist, _ = cKDTree(ranks[1]).query(ranks[0], k=1)
+    keep[np.argsort(dist, kind="stable")[:drop]] = False
+    return keep
+
+
 def _classes(values: np.ndarray, where: str) -> tuple[np.ndarray, list[dict]]:
     text = values.dtype.kind in "OUS"
     if not text and values.dtype.kind == "f":

@@ -32,8 +32,8 @@ from georaster_dl.models.network import NetworkOptions
 from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.models.settings import TrainSettings
 from georaster_dl.progress import info, progress
-from georaster_dl.samples import (LabelSet, Samples, background_pool, label_samples, label_summary, read_labels_on,
-                                  take_background)
+from georaster_dl.samples import (LabelSet, Samples, background_pool, label_samples, label_summary,
+                                  neighbour_cells, read_labels_on, take_background, unlike_presences)
 from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
 from georaster_dl.spec import load_spec
 from georaster_dl.stack import Stack
@@ -50,6 +50,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
           epochs: int = 20, batch_size: int | None = None, patience: int = 0, class_weights: str = "balanced",
           background_ratio: float = 10.0, buffer: float = 0.0, cv_folds: int = 0,
           cv_block_size: float | None = None, cv_buffer: float = 0.0, ensemble: int = 5, seed: int = 0,
+          presence_neighbours: int = 0, likely_negatives: float = 0.0,
           baselines: bool = True, out: str | os.PathLike | None = None, metrics_path: str | os.PathLike | None = None,
           report_path: str | os.PathLike | None = None, overwrite: bool = False) -> tuple[ModelBundle, dict]:
     """Train a model; optionally cross-validate it and write the model file, metrics and report.
@@ -76,6 +77,8 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
         Prospectivity: no background within this distance (grid units) of a presence.
     cv_folds, cv_block_size, cv_buffer : int, float, float
         Spatial block cross-validation: folds, block side and train/test gap in grid units.
+    presence_neighbours, likely_negatives : int, float
+        Prospectivity: presence-only handling (see :class:`~georaster_dl.models.settings.TrainSettings`).
     ensemble : int
         Members per model (different seeds and background draws); predictions give
         their mean and standard deviation.
@@ -106,7 +109,8 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
     options = NetworkOptions(hidden, activation, dropout, loss, optimizer, learning_rate,
                              epochs, batch_size, patience, class_weights).validated(task)
     settings = TrainSettings(float(background_ratio), float(buffer), int(ensemble), int(seed), int(cv_folds),
-                             None if cv_block_size is None else float(cv_block_size), float(cv_buffer))
+                             None if cv_block_size is None else float(cv_block_size), float(cv_buffer),
+                             int(presence_neighbours), float(likely_negatives))
     settings.check(task)
     spec = load_spec(spec)
     used = [*(i.path for i in spec.inputs.values()), *([] if hasattr(labels, "rows") else [labels])]
@@ -164,9 +168,16 @@ class _Run:
         self.pools: list[Samples] = []
         self.final_samples: Samples | None = None  # set by fit(None)
         self.fold_samples: dict[int, Samples] = {}  # first member's training rows per fold, set by fit(fold)
+        self.neighbours: tuple[Samples, np.ndarray] | None = None  # extra presences, their presence's index
         if self.task == "prospectivity":
+            if settings.presence_neighbours:
+                is_presence = np.flatnonzero(self.labelled.y == 1)
+                cells, parent = neighbour_cells(stack, self.labelled.subset(is_presence), settings.presence_neighbours,
+                                                self.labelled)
+                self.neighbours = cells, is_presence[parent]
             n_presence = int((self.labelled.y == 1).sum())
-            n = int(np.ceil(settings.background_ratio * n_presence))
+            # A larger pool when likely negatives are left out of it, so as many background cells remain.
+            n = int(np.ceil(settings.background_ratio * n_presence / (1 - settings.likely_negatives)))
             self.pools = [background_pool(stack, n, _seed(settings.seed, 1000, m)) for m in range(settings.ensemble)]
         grid = stack.grid
         extent = max(grid.width * grid.res[0], grid.height * grid.res[1])
@@ -187,14 +198,20 @@ class _Run:
     def training_set(self, fold: int | None, member: int) -> Samples:
         """Samples the model of ``fold`` (None: the final model) and ``member`` trains on."""
         base = self.labelled
-        if fold is not None:
-            base = base.subset(self._folds.train_mask(fold, base.rows, base.cols))
+        kept = np.ones(len(base), bool) if fold is None else self._folds.train_mask(fold, base.rows, base.cols)
+        base = base.subset(kept)
         if self.task != "prospectivity":
             return base
         presences = base.subset(base.y == 1)
+        n = int(round(self.settings.background_ratio * len(presences)))
+        if self.neighbours is not None:
+            cells, parent = self.neighbours
+            extra = cells.subset(kept[parent])  # a neighbour trains exactly when its presence does
+            base, presences = base.concat(extra), presences.concat(extra)
         pool = self.pools[member]
         allowed = np.ones(len(pool), bool) if fold is None else self._folds.train_mask(fold, pool.rows, pool.cols)
-        n = int(round(self.settings.background_ratio * len(presences)))
+        if self.settings.likely_negatives:
+            allowed[allowed] = unlike_presences(pool.subset(allowed), presences, self.settings.likely_negatives)
         background = take_background(pool, n, allowed, presences, self.settings.buffer, self.stack.grid.res)
         if len(background) < 0.8 * n:
             info(f"only {len(background)} of {n} background cells available"

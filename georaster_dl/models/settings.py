@@ -10,7 +10,13 @@ from georaster_dl.errors import UserInputError
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """How samples are drawn and models are repeated (everything but the network)."""
+    """How samples are drawn and models are repeated (everything but the network).
+
+    Presence-only handling (prospectivity): ``presence_neighbours`` r adds the valid cells
+    within r cells (a square) of each presence as presences of their own; ``likely_negatives``
+    q leaves out of each background draw the share q of candidate cells whose features are
+    most like a training presence's (ranked by distance in per-band rank space).
+    """
 
     background_ratio: float = 10.0
     buffer: float = 0.0
@@ -19,6 +25,8 @@ class TrainSettings:
     cv_folds: int = 0
     cv_block_size: float | None = None
     cv_buffer: float = 0.0
+    presence_neighbours: int = 0
+    likely_negatives: float = 0.0
 
     def check(self, task: str) -> None:
         """Raise :class:`UserInputError` naming the first option whose value cannot work."""
@@ -37,5 +45,9 @@ class TrainSettings:
             raise UserInputError("--buffer and --cv-buffer must be 0 or more grid units")
         if self.cv_folds and self.cv_block_size is None:
             raise UserInputError("--cv-folds needs --cv-block-size (block side in grid units, e.g. 10000)")
+        if int(self.presence_neighbours) < 0:
+            raise UserInputError(f"--presence-neighbours must be 0 or more cells, got {self.presence_neighbours}")
+        if not 0 <= self.likely_negatives < 1:
+            raise UserInputError(f"--likely-negatives must be a share in [0, 1), got {self.likely_negatives}")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise UserInputError(f"--cv-folds must be 0 (none) or at least 2, got {self.cv_folds}")

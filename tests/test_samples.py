@@ -1,0 +1,83 @@
+"""Presence-only handling of the training rows: presences' neighbouring cells and likely negatives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from model_support import sample_area
+
+from georaster_dl.io.labels import read_labels
+from georaster_dl.models.network import NetworkOptions
+from georaster_dl.models.settings import TrainSettings
+from georaster_dl.samples import Samples, label_samples, neighbour_cells, unlike_presences
+from georaster_dl.stack import Stack
+from georaster_dl.training import _Run
+
+
+@pytest.fixture(scope="module")
+def deposits():
+    paths = sample_area()
+    with Stack(paths["spec"]) as stack:
+        labels = read_labels(paths["deposits"], stack.grid)
+        yield stack, label_samples(stack, labels, "prospectivity")
+
+
+def test_neighbours_are_the_valid_unlabelled_cells_round_each_presence(deposits):
+    stack, labelset = deposits
+    presences = labelset.samples
+    cells, parent = neighbour_cells(stack, presences, 1, presences)
+    flat = cells.rows * stack.grid.width + cells.cols
+    assert np.unique(flat).size == flat.size  # a cell near two presences appears once
+    assert not np.isin(flat, presences.rows * stack.grid.width + presences.cols).any()
+    assert (np.abs(cells.rows - presences.rows[parent]) <= 1).all()
+    assert (np.abs(cells.cols - presences.cols[parent]) <= 1).all()
+    assert len(cells) > 6 * len(presences)  # most of the 8 neighbours of scattered deposits
+    assert (cells.y == 1).all() and np.isfinite(cells.x).all()
+    np.testing.assert_array_equal(cells.x, stack.sample_cells(cells.rows, cells.cols))
+
+
+def test_likely_negatives_are_the_cells_most_like_a_presence(deposits):
+    stack, labelset = deposits
+    presences = labelset.samples
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, stack.grid.height, 400), rng.integers(0, stack.grid.width, 400)
+    x = stack.sample_cells(rows, cols)
+    ok = np.isfinite(x).all(axis=1)
+    pool = Samples(x[ok], np.zeros(int(ok.sum()), np.int64), rows[ok], cols[ok])
+    twin = pool.subset(np.arange(5))  # pool cells that are exact copies of presences' features
+    keep = unlike_presences(pool, presences.concat(Samples(twin.x, np.ones(5, np.int64), twin.rows, twin.cols)), 0.25)
+    assert (~keep).sum() == int(0.25 * len(pool))
+    assert not keep[:5].any()
+    assert unlike_presences(pool, presences, 0.0).all()
+
+
+def _run(stack, labelset, **settings) -> _Run:
+    s = TrainSettings(ensemble=1, seed=3, cv_folds=3, cv_block_size=2500, **settings)
+    run = _Run(stack, labelset, NetworkOptions().validated("prospectivity"), s)
+    run.folds()
+    return run
+
+
+def test_fold_trains_on_a_neighbour_exactly_when_it_trains_on_its_presence(deposits):
+    stack, labelset = deposits
+    run = _run(stack, labelset, presence_neighbours=1)
+    cells, parent = run.neighbours
+    plain = _run(stack, labelset)
+    for fold in range(3):
+        rows = run.training_set(fold, 0)
+        kept = run._folds.train_mask(fold, labelset.samples.rows, labelset.samples.cols)
+        own = plain.training_set(fold, 0)
+        assert (rows.y == 1).sum() == kept.sum() + kept[parent].sum()
+        assert (rows.y == 0).sum() == (own.y == 0).sum()  # as many background cells as without neighbours
+        background = rows.subset(rows.y == 0)
+        on_neighbour = np.isin(background.rows * 10**6 + background.cols, cells.rows * 10**6 + cells.cols)
+        assert not on_neighbour.any()  # a neighbour is never drawn as background
+
+
+def test_training_rows_with_presence_only_handling_are_deterministic(deposits):
+    stack, labelset = deposits
+    a, b = (_run(stack, labelset, presence_neighbours=1, likely_negatives=0.3).training_set(1, 0) for _ in range(2))
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.y, b.y)
+    plain = _run(stack, labelset, presence_neighbours=1).training_set(1, 0)
+    assert len(a) == len(plain) and not np.array_equal(a.rows, plain.rows)  # as many rows, other background
