@@ -134,17 +134,20 @@ def run(name: str, args, seed: int, cache: dict) -> dict:
                              epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
                              ).validated(task)
     settings = TrainSettings(background_ratio=args.background_ratio, ensemble=args.ensemble, seed=seed,
-                             presence_neighbours=args.presence_neighbours, likely_negatives=args.likely_negatives)
+                             presence_neighbours=args.presence_neighbours, likely_negatives=args.likely_negatives,
+                             tune=args.tune)
     key = f"{name}|ratio={args.background_ratio}|seed={seed}|rf-rf5-lr"
     want_base = args.baselines and key not in cache
     oof = np.full(astack.valid.shape, np.nan) if task == "prospectivity" else np.full(len(labs.rows), np.nan)
     base = {"rf": oof.copy(), "rf5": oof.copy(), "lr": oof.copy()} if want_base else None
     t0 = time.perf_counter()
+    chosen = []
     for f in range(5):
         train_labs = subset_labels(labs, pfold != f)
         labelset = label_samples(astack, train_labs, task, field)
         r = training._Run(astack, labelset, options, settings)
         bundle, _ = r.fit(None, _Bar())
+        chosen += [r.tuning[-1][1].get("chosen")] if args.tune else []
         forward = Forward(bundle)
         if task == "prospectivity":
             cells = np.argwhere((folds == f) & astack.valid)
@@ -157,7 +160,8 @@ def run(name: str, args, seed: int, cache: dict) -> dict:
         if want_base:
             fit_baselines(task, r.training_set(None, 0), x, sel if task != "prospectivity" else cells, base, seed)
     secs = time.perf_counter() - t0
-    out = {"dataset": name, "seed": seed, "score": score(task, oof, labs, astack.valid), "secs": round(secs, 1)}
+    out = {"dataset": name, "seed": seed, "score": score(task, oof, labs, astack.valid), "secs": round(secs, 1),
+           **({"tuned": chosen} if chosen else {})}
     if want_base:
         cache[key] = {k: score(task, v, labs, astack.valid) for k, v in base.items()}
     if key in cache:
@@ -221,6 +225,7 @@ def main() -> None:
     ap.add_argument("--background-ratio", type=float, default=_RUN.background_ratio)
     ap.add_argument("--presence-neighbours", type=int, default=_RUN.presence_neighbours)
     ap.add_argument("--likely-negatives", type=float, default=_RUN.likely_negatives)
+    ap.add_argument("--tune", action="store_true", help="each fold's model tuned by inner spatial CV")
     ap.add_argument("--transform", default=None,
                     help="transform of continuous bands the spec names none for (default: the library's)")
     ap.add_argument("--baselines", action="store_true", help="also fit RF and LR (cached)")

@@ -30,6 +30,7 @@ from georaster_dl.models.fit import fit_network, target_scaling
 from georaster_dl.models.forward import Forward
 from georaster_dl.models.network import NetworkOptions
 from georaster_dl.models.preprocess import Preprocessor
+from georaster_dl.models.tune import CANDIDATES, select_options
 from georaster_dl.models.settings import TrainSettings
 from georaster_dl.progress import info, progress
 from georaster_dl.samples import (LabelSet, Samples, background_pool, label_samples, label_summary,
@@ -50,7 +51,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
           epochs: int = 20, batch_size: int | None = None, patience: int = 0, class_weights: str = "balanced",
           background_ratio: float = 10.0, buffer: float = 0.0, cv_folds: int = 0,
           cv_block_size: float | None = None, cv_buffer: float = 0.0, ensemble: int = 5, seed: int = 0,
-          presence_neighbours: int = 0, likely_negatives: float = 0.0,
+          presence_neighbours: int = 0, likely_negatives: float = 0.0, tune: bool = False,
           baselines: bool = True, out: str | os.PathLike | None = None, metrics_path: str | os.PathLike | None = None,
           report_path: str | os.PathLike | None = None, overwrite: bool = False) -> tuple[ModelBundle, dict]:
     """Train a model; optionally cross-validate it and write the model file, metrics and report.
@@ -79,6 +80,9 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
         Spatial block cross-validation: folds, block side and train/test gap in grid units.
     presence_neighbours, likely_negatives : int, float
         Prospectivity: presence-only handling (see :class:`~georaster_dl.models.settings.TrainSettings`).
+    tune : bool
+        Choose each model's network options among a few candidates by inner spatial cross-validation
+        (:mod:`georaster_dl.models.tune`); the final model's choice is recorded in the model file.
     ensemble : int
         Members per model (different seeds and background draws); predictions give
         their mean and standard deviation.
@@ -110,7 +114,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
                              epochs, batch_size, patience, class_weights).validated(task)
     settings = TrainSettings(float(background_ratio), float(buffer), int(ensemble), int(seed), int(cv_folds),
                              None if cv_block_size is None else float(cv_block_size), float(cv_buffer),
-                             int(presence_neighbours), float(likely_negatives))
+                             int(presence_neighbours), float(likely_negatives), bool(tune))
     settings.check(task)
     spec = load_spec(spec)
     used = [*(i.path for i in spec.inputs.values()), *([] if hasattr(labels, "rows") else [labels])]
@@ -135,10 +139,12 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
             bundle, histories = run.fit(None, bar)
         metrics["training"] = run.training_summary(histories)
         maps = run.evaluate(folds, fold_bundles, bundle, metrics, baselines)
-        bundle.options = {"network": options.to_dict(), "training": {
+        bundle.options = {"network": run.chosen_options(None).to_dict(), "training": {
             **settings.__dict__, "baselines": bool(baselines), "label_field": label_field, "where": where,
             "layer": layer, "labels": None if hasattr(labels, "rows") else str(absolute(labels)),
             "validation_fraction": VALIDATION_FRACTION}}
+        if settings.tune:
+            bundle.options["tuning"] = metrics["training"]["tuning"] = run.tuning_summary()
         bundle.metrics = plain_json(metrics)
         bundle.input_sha256 = _input_checksums(stack, labels)
         bundle.versions = library_versions()
@@ -168,6 +174,7 @@ class _Run:
         self.pools: list[Samples] = []
         self.final_samples: Samples | None = None  # set by fit(None)
         self.fold_samples: dict[int, Samples] = {}  # first member's training rows per fold, set by fit(fold)
+        self.tuning: dict[int, tuple[NetworkOptions, dict]] = {}  # per fold (-1: final), set by fit with tune
         self.neighbours: tuple[Samples, np.ndarray] | None = None  # extra presences, their presence's index
         if self.task == "prospectivity":
             if settings.presence_neighbours:
@@ -238,12 +245,18 @@ class _Run:
         stack = self.stack
         preprocess = Preprocessor.fit(first.x, stack.band_names, stack.band_kinds, stack.band_transforms)
         target = target_scaling(first.y) if self.task == "regression" else None
+        key = -1 if fold is None else fold
+        if self.settings.tune:
+            self.tuning[key] = select_options(first, self.task, self.options, self.template.n_outputs, preprocess,
+                                              target, stack.grid, self.validation_block,
+                                              _seed(self.settings.seed, key, 500))
+        options = self.chosen_options(fold)
         networks, histories = [], []
         for m, s in enumerate(sets):
-            seed = _seed(self.settings.seed, -1 if fold is None else fold, m)
+            seed = _seed(self.settings.seed, key, m)
             held = (spatial_holdout(stack.grid, s.rows, s.cols, self.validation_block, VALIDATION_FRACTION, seed)
-                    if self.options.patience > 0 else np.zeros(len(s), bool))
-            net, hist = fit_network(s.subset(~held), s.subset(held), self.task, self.options,
+                    if options.patience > 0 else np.zeros(len(s), bool))
+            net, hist = fit_network(s.subset(~held), s.subset(held), self.task, options,
                                     self.template.n_outputs, preprocess, target, seed)
             networks.append(net)
             histories.append({**hist, "n_train": int((~held).sum()), "n_validation": int(held.sum())})
@@ -251,6 +264,15 @@ class _Run:
         value_range = tuple(float(v) for v in np.percentile(first.y, [2, 98])) if target else None
         return replace(self.template, preprocess=preprocess, networks=networks, target=target,
                        value_range=value_range), histories
+
+    def chosen_options(self, fold: int | None) -> NetworkOptions:
+        """Network options of the model of ``fold`` (None: the final one): tuned, or as given."""
+        return self.tuning.get(-1 if fold is None else fold, (self.options,))[0]
+
+    def tuning_summary(self) -> dict[str, Any]:
+        """The final model's tuning record, and each fold model's choice."""
+        return {**self.tuning[-1][1], "candidates": {name: plain_json(change) for name, change in CANDIDATES},
+                "fold_choices": [self.tuning[f][1].get("chosen") for f in sorted(self.tuning) if f >= 0]}
 
     def training_summary(self, histories: list[dict]) -> dict[str, Any]:
         s = self.final_samples

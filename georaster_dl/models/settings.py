@@ -15,7 +15,8 @@ class TrainSettings:
     Presence-only handling (prospectivity): ``presence_neighbours`` r adds the valid cells
     within r cells (a square) of each presence as presences of their own; ``likely_negatives``
     q leaves out of each background draw the share q of candidate cells whose features are
-    most like a training presence's (ranked by distance in per-band rank space).
+    most like a training presence's (ranked by distance in per-band rank space). ``tune`` picks
+    each model's network options by inner spatial cross-validation (:mod:`georaster_dl.models.tune`).
     """
 
     background_ratio: float = 10.0
@@ -27,6 +28,7 @@ class TrainSettings:
     cv_buffer: float = 0.0
     presence_neighbours: int = 0
     likely_negatives: float = 0.0
+    tune: bool = False
 
     def check(self, task: str) -> None:
         """Raise :class:`UserInputError` naming the first option whose value cannot work."""
