@@ -134,8 +134,7 @@ def run(name: str, args, seed: int, cache: dict) -> dict:
                              epochs=args.epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
                              ).validated(task)
     settings = TrainSettings(background_ratio=args.background_ratio, ensemble=args.ensemble, seed=seed,
-                             presence_neighbours=args.presence_neighbours, likely_negatives=args.likely_negatives,
-                             tune=args.tune)
+                             presence_neighbours=args.presence_neighbours, tune=args.tune)
     key = f"{name}|ratio={args.background_ratio}|seed={seed}|rf-rf5-lr"
     want_base = args.baselines and key not in cache
     oof = np.full(astack.valid.shape, np.nan) if task == "prospectivity" else np.full(len(labs.rows), np.nan)
@@ -224,7 +223,6 @@ def main() -> None:
     ap.add_argument("--ensemble", type=int, default=_RUN.ensemble)
     ap.add_argument("--background-ratio", type=float, default=_RUN.background_ratio)
     ap.add_argument("--presence-neighbours", type=int, default=_RUN.presence_neighbours)
-    ap.add_argument("--likely-negatives", type=float, default=_RUN.likely_negatives)
     ap.add_argument("--tune", action="store_true", help="each fold's model tuned by inner spatial CV")
     ap.add_argument("--transform", default=None,
                     help="transform of continuous bands the spec names none for (default: the library's)")

@@ -218,26 +218,6 @@ def neighbour_cells(stack, presences: Samples, radius: int, labelled: Samples) -
     return Samples(x[ok], np.ones(int(ok.sum()), np.int64), rows[ok], cols[ok]), parent[ok]
 
 
-def unlike_presences(pool: Samples, presences: Samples, share: float) -> np.ndarray:
-    """Mask of the pool cells kept when the ``share`` most like a presence are left out.
-
-    Likeness is the Euclidean distance to the nearest presence after each band is replaced
-    by its rank among the pool's values (so skewed bands and their units do not dominate).
-    """
-    from scipy.spatial import cKDTree
-
-    keep = np.ones(len(pool), bool)
-    drop = int(share * len(pool))
-    if drop == 0 or not len(presences):
-        return keep
-    ordered = np.sort(pool.x, axis=0)
-    ranks = [np.stack([np.searchsorted(ordered[:, b], x[:, b]) for b in range(x.shape[1])], axis=1) / len(pool)
-             for x in (pool.x, presences.x)]
-    dist, _ = cKDTree(ranks[1]).query(ranks[0], k=1)
-    keep[np.argsort(dist, kind="stable")[:drop]] = False
-    return keep
-
-
 def _classes(values: np.ndarray, where: str) -> tuple[np.ndarray, list[dict]]:
     text = values.dtype.kind in "OUS"
     if not text and values.dtype.kind == "f":

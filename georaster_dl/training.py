@@ -34,7 +34,7 @@ from georaster_dl.models.tune import CANDIDATES, select_options
 from georaster_dl.models.settings import TrainSettings
 from georaster_dl.progress import info, progress
 from georaster_dl.samples import (LabelSet, Samples, background_pool, label_samples, label_summary,
-                                  neighbour_cells, read_labels_on, take_background, unlike_presences)
+                                  neighbour_cells, read_labels_on, take_background)
 from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
 from georaster_dl.spec import load_spec
 from georaster_dl.stack import Stack
@@ -51,7 +51,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
           epochs: int = 20, batch_size: int | None = None, patience: int = 0, class_weights: str = "balanced",
           background_ratio: float = 10.0, buffer: float = 0.0, cv_folds: int = 0,
           cv_block_size: float | None = None, cv_buffer: float = 0.0, ensemble: int = 5, seed: int = 0,
-          presence_neighbours: int = 0, likely_negatives: float = 0.0, tune: bool = False,
+          presence_neighbours: int = 0, tune: bool = False,
           baselines: bool = True, out: str | os.PathLike | None = None, metrics_path: str | os.PathLike | None = None,
           report_path: str | os.PathLike | None = None, overwrite: bool = False) -> tuple[ModelBundle, dict]:
     """Train a model; optionally cross-validate it and write the model file, metrics and report.
@@ -78,8 +78,9 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
         Prospectivity: no background within this distance (grid units) of a presence.
     cv_folds, cv_block_size, cv_buffer : int, float, float
         Spatial block cross-validation: folds, block side and train/test gap in grid units.
-    presence_neighbours, likely_negatives : int, float
-        Prospectivity: presence-only handling (see :class:`~georaster_dl.models.settings.TrainSettings`).
+    presence_neighbours : int
+        Prospectivity: also train on the valid cells within this many cells of each presence, as
+        presences (see :class:`~georaster_dl.models.settings.TrainSettings`).
     tune : bool
         Choose each model's network options among a few candidates by inner spatial cross-validation
         (:mod:`georaster_dl.models.tune`); the final model's choice is recorded in the model file.
@@ -114,7 +115,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
                              epochs, batch_size, patience, class_weights).validated(task)
     settings = TrainSettings(float(background_ratio), float(buffer), int(ensemble), int(seed), int(cv_folds),
                              None if cv_block_size is None else float(cv_block_size), float(cv_buffer),
-                             int(presence_neighbours), float(likely_negatives), bool(tune))
+                             int(presence_neighbours), bool(tune))
     settings.check(task)
     spec = load_spec(spec)
     used = [*(i.path for i in spec.inputs.values()), *([] if hasattr(labels, "rows") else [labels])]
@@ -183,8 +184,7 @@ class _Run:
                                                 self.labelled)
                 self.neighbours = cells, is_presence[parent]
             n_presence = int((self.labelled.y == 1).sum())
-            # A larger pool when likely negatives are left out of it, so as many background cells remain.
-            n = int(np.ceil(settings.background_ratio * n_presence / (1 - settings.likely_negatives)))
+            n = int(np.ceil(settings.background_ratio * n_presence))
             self.pools = [background_pool(stack, n, _seed(settings.seed, 1000, m)) for m in range(settings.ensemble)]
         grid = stack.grid
         extent = max(grid.width * grid.res[0], grid.height * grid.res[1])
@@ -217,8 +217,6 @@ class _Run:
             base, presences = base.concat(extra), presences.concat(extra)
         pool = self.pools[member]
         allowed = np.ones(len(pool), bool) if fold is None else self._folds.train_mask(fold, pool.rows, pool.cols)
-        if self.settings.likely_negatives:
-            allowed[allowed] = unlike_presences(pool.subset(allowed), presences, self.settings.likely_negatives)
         background = take_background(pool, n, allowed, presences, self.settings.buffer, self.stack.grid.res)
         if len(background) < 0.8 * n:
             info(f"only {len(background)} of {n} background cells available"

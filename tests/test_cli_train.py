@@ -63,16 +63,15 @@ def test_no_baselines_skips_them(tmp_path, capsys):
 
 
 def test_presence_only_options_are_recorded_and_draw_the_same_rows_again(tmp_path, capsys):
-    code = main(_args(tmp_path, "--presence-neighbours", "1", "--likely-negatives", "0.2", "--ensemble", "1",
+    code = main(_args(tmp_path, "--presence-neighbours", "1", "--ensemble", "1",
                       "--metrics", str(tmp_path / "m.json")))
     assert code == 0
     bundle = load_bundle(tmp_path / "m.gdl")
     assert bundle.options["training"]["presence_neighbours"] == 1
-    assert bundle.options["training"]["likely_negatives"] == 0.2
     training = json.loads((tmp_path / "m.json").read_text())["training"]
     n_deposits = int(capsys.readouterr().err.split(" labels on valid cells")[0].split()[-1])
     assert training["n_presence"] > 6 * n_deposits  # most of each deposit's 8 neighbours
     rows = training_rows(bundle)
     assert len(rows) == training["n_samples"] and int(rows.y.sum()) == training["n_presence"]
-    assert main(_args(tmp_path, "--overwrite", "--likely-negatives", "1.5")) == 2
-    assert "error: --likely-negatives must be a share in [0, 1), got 1.5" in capsys.readouterr().err
+    assert main(_args(tmp_path, "--overwrite", "--presence-neighbours", "-1")) == 2
+    assert "error: --presence-neighbours must be 0 or more cells, got -1" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Presence-only handling of the training rows: presences' neighbouring cells and likely negatives."""
+"""Presence-only handling of the training rows: presences' neighbouring cells."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from model_support import sample_area
 from georaster_dl.io.labels import read_labels
 from georaster_dl.models.network import NetworkOptions
 from georaster_dl.models.settings import TrainSettings
-from georaster_dl.samples import Samples, label_samples, neighbour_cells, unlike_presences
+from georaster_dl.samples import label_samples, neighbour_cells
 from georaster_dl.stack import Stack
 from georaster_dl.training import _Run
 
@@ -36,21 +36,6 @@ def test_neighbours_are_the_valid_unlabelled_cells_round_each_presence(deposits)
     np.testing.assert_array_equal(cells.x, stack.sample_cells(cells.rows, cells.cols))
 
 
-def test_likely_negatives_are_the_cells_most_like_a_presence(deposits):
-    stack, labelset = deposits
-    presences = labelset.samples
-    rng = np.random.default_rng(0)
-    rows, cols = rng.integers(0, stack.grid.height, 400), rng.integers(0, stack.grid.width, 400)
-    x = stack.sample_cells(rows, cols)
-    ok = np.isfinite(x).all(axis=1)
-    pool = Samples(x[ok], np.zeros(int(ok.sum()), np.int64), rows[ok], cols[ok])
-    twin = pool.subset(np.arange(5))  # pool cells that are exact copies of presences' features
-    keep = unlike_presences(pool, presences.concat(Samples(twin.x, np.ones(5, np.int64), twin.rows, twin.cols)), 0.25)
-    assert (~keep).sum() == int(0.25 * len(pool))
-    assert not keep[:5].any()
-    assert unlike_presences(pool, presences, 0.0).all()
-
-
 def _run(stack, labelset, **settings) -> _Run:
     s = TrainSettings(ensemble=1, seed=3, cv_folds=3, cv_block_size=2500, **settings)
     run = _Run(stack, labelset, NetworkOptions().validated("prospectivity"), s)
@@ -74,10 +59,9 @@ def test_fold_trains_on_a_neighbour_exactly_when_it_trains_on_its_presence(depos
         assert not on_neighbour.any()  # a neighbour is never drawn as background
 
 
-def test_training_rows_with_presence_only_handling_are_deterministic(deposits):
+def test_training_rows_with_neighbours_are_deterministic(deposits):
     stack, labelset = deposits
-    a, b = (_run(stack, labelset, presence_neighbours=1, likely_negatives=0.3).training_set(1, 0) for _ in range(2))
+    a, b = (_run(stack, labelset, presence_neighbours=2).training_set(1, 0) for _ in range(2))
     np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.rows, b.rows)
     np.testing.assert_array_equal(a.y, b.y)
-    plain = _run(stack, labelset, presence_neighbours=1).training_set(1, 0)
-    assert len(a) == len(plain) and not np.array_equal(a.rows, plain.rows)  # as many rows, other background

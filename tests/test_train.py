@@ -243,7 +243,6 @@ def test_labels_only_on_nodata_are_refused(points):
     ({"cv_folds": 3, "cv_block_size": float("nan")}, UserInputError, "--cv-block-size must be a finite number"),
     ({"cv_block_size": -5}, UserInputError, "--cv-block-size must be a positive distance"),
     ({"presence_neighbours": -1}, UserInputError, "--presence-neighbours must be 0 or more cells"),
-    ({"likely_negatives": 1.0}, UserInputError, r"--likely-negatives must be a share in \[0, 1\)"),
 ])
 def test_bad_options_are_refused_before_training(options, error, message, monkeypatch):
     monkeypatch.setattr(training, "fit_network", lambda *a, **k: pytest.fail("a network was trained"))

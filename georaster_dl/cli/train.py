@@ -44,9 +44,6 @@ _NET, _RUN = NetworkOptions(), TrainSettings()
               help="Prospectivity: no background within this distance of a presence (grid units).")
 @click.option("--presence-neighbours", type=int, default=_RUN.presence_neighbours, show_default=True, metavar="R",
               help="Prospectivity: also train on the valid cells within R cells of each presence as presences.")
-@click.option("--likely-negatives", type=float, default=_RUN.likely_negatives, show_default=True, metavar="SHARE",
-              help="Prospectivity: leave out of the background the SHARE (0-1) of candidate cells whose "
-                   "features are most like a presence's.")
 @click.option("--cv-folds", type=int, default=_RUN.cv_folds, show_default=True,
               help="Spatial block cross-validation folds (0: none).")
 @click.option("--cv-block-size", type=float, default=None, help="Side of the CV blocks in grid units, e.g. 10000.")

@@ -13,9 +13,7 @@ class TrainSettings:
     """How samples are drawn and models are repeated (everything but the network).
 
     Presence-only handling (prospectivity): ``presence_neighbours`` r adds the valid cells
-    within r cells (a square) of each presence as presences of their own; ``likely_negatives``
-    q leaves out of each background draw the share q of candidate cells whose features are
-    most like a training presence's (ranked by distance in per-band rank space). ``tune`` picks
+    within r cells (a square) of each presence as presences of their own. ``tune`` picks
     each model's network options by inner spatial cross-validation (:mod:`georaster_dl.models.tune`).
     """
 
@@ -27,7 +25,6 @@ class TrainSettings:
     cv_block_size: float | None = None
     cv_buffer: float = 0.0
     presence_neighbours: int = 0
-    likely_negatives: float = 0.0
     tune: bool = False
 
     def check(self, task: str) -> None:
@@ -49,7 +46,5 @@ class TrainSettings:
             raise UserInputError("--cv-folds needs --cv-block-size (block side in grid units, e.g. 10000)")
         if int(self.presence_neighbours) < 0:
             raise UserInputError(f"--presence-neighbours must be 0 or more cells, got {self.presence_neighbours}")
-        if not 0 <= self.likely_negatives < 1:
-            raise UserInputError(f"--likely-negatives must be a share in [0, 1), got {self.likely_negatives}")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise UserInputError(f"--cv-folds must be 0 (none) or at least 2, got {self.cv_folds}")
