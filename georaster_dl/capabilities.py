@@ -40,7 +40,8 @@ def capabilities() -> dict[str, Any]:
     from georaster_dl.engine.outputs import BAND_CHOICES
     from georaster_dl.models.network import (ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, TASK_LOSSES, TASKS,
                                              NetworkOptions)
-    from georaster_dl.models.preprocess import DEFAULT_TRANSFORM, TRANSFORMS
+    from georaster_dl.models.preprocess import DEFAULT_TRANSFORM
+    from georaster_dl.transforms import TRANSFORMS
     from georaster_dl.models.settings import TrainSettings
     from georaster_dl.spec import INPUT_KINDS
 

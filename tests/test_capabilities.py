@@ -11,7 +11,7 @@ from georaster_dl.cli.main import cli
 from georaster_dl.engine.device import DEVICES
 from georaster_dl.features import registered
 from georaster_dl.models.network import ACTIVATIONS, OPTIMIZERS, TASK_LOSSES
-from georaster_dl.models.preprocess import TRANSFORMS
+from georaster_dl.transforms import TRANSFORMS
 
 
 def published() -> dict:
