@@ -18,7 +18,6 @@ import numpy as np
 from rasterio.windows import Window
 
 from georaster_dl.baselines import Baseline, fit_baselines
-from georaster_dl.baselines import names as baseline_names
 from georaster_dl.cv import SpatialFolds, spatial_holdout
 from georaster_dl.errors import LabelError, UserInputError
 from georaster_dl.importance import feature_groups, permutation_importance
@@ -37,6 +36,7 @@ from georaster_dl.samples import (LabelSet, Samples, background_pool, label_samp
 from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
 from georaster_dl.spec import load_spec
 from georaster_dl.stack import Stack
+from georaster_dl.tasks import get_task
 
 #: Share of the training samples held out (in spatial blocks) to stop training early.
 VALIDATION_FRACTION = 0.2
@@ -283,10 +283,10 @@ class _Run:
     def _fit_baselines(self, fold_bundles: list[ModelBundle]) -> dict[str, list[Baseline]]:
         """Each baseline fitted on every fold's training rows (the fold network's first member's)."""
         n_classes = len(self.labelset.classes) if self.task == "landform" else 2
-        info(f"fitting baselines ({' and '.join(baseline_names(self.task))}) on each fold's training rows")
+        info(f"fitting baselines ({' and '.join(get_task(self.task).baselines())}) on each fold's training rows")
         per_fold = [fit_baselines(self.task, self.fold_samples[f], b.preprocess, self.options.class_weights,
                                   _seed(self.settings.seed, f, 77), n_classes) for f, b in enumerate(fold_bundles)]
-        return {name: [fold[name] for fold in per_fold] for name in baseline_names(self.task)}
+        return {name: [fold[name] for fold in per_fold] for name in get_task(self.task).baselines()}
 
     def _prospectivity_cv(self, oof: np.ndarray, presences: Samples, folds: SpatialFolds) -> dict[str, Any]:
         pooled = area_metrics(oof, presences.rows, presences.cols)

@@ -6,7 +6,7 @@ import click
 
 from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option
 from georaster_dl.engine.device import DEVICES
-from georaster_dl.models.network import TASKS
+from georaster_dl.tasks import TASKS
 
 
 def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:

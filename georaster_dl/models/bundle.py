@@ -53,7 +53,7 @@ from georaster_dl import __version__
 from georaster_dl.errors import GeoRasterDLError, ModelFileError, OutputError
 from georaster_dl.io.files import atomic_output, check_input_file, check_output_path
 from georaster_dl.metrics import plain_json
-from georaster_dl.models.network import TASKS
+from georaster_dl.tasks import TASKS, get_task
 from georaster_dl.models.preprocess import Preprocessor, transform_label
 from georaster_dl.spec import StackSpec, load_spec
 
@@ -180,7 +180,7 @@ class ModelBundle:
 
     @property
     def n_outputs(self) -> int:
-        return len(self.classes) if self.task == "landform" else 1
+        return get_task(self.task).n_outputs(len(self.classes or []))
 
     def check_bands(self, band_names: list[str], overridden: bool) -> None:
         """Refuse a stack whose bands are not the ones the networks were trained on.
