@@ -16,9 +16,9 @@ import numpy as np
 
 from georaster_dl.errors import UserInputError, one_of
 from georaster_dl.io import qml
+from georaster_dl.io.writer import CLASS_NODATA
 from georaster_dl.tasks import get_task
 
-CLASS_NODATA = 0
 #: Added to the output's stem for a landform model's probabilities beside its classes.
 PROBABILITIES_SUFFIX = "_probabilities"
 
