@@ -7,7 +7,7 @@ import json
 from model_support import sample_area
 
 from georaster_dl.cli.main import main
-from georaster_dl.models.bundle import describe_bundle
+from georaster_dl.models.describe import describe_bundle
 
 
 def _args(tmp_path, *extra: str) -> list[str]:

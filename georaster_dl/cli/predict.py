@@ -65,7 +65,7 @@ def check_task(model: str, expected: str) -> None:
     import json
 
     from georaster_dl.errors import UserInputError
-    from georaster_dl.models.bundle import describe_bundle
+    from georaster_dl.models.describe import describe_bundle
 
     task = json.loads(describe_bundle(model, as_json=True))["task"]
     if task != expected:
