@@ -31,9 +31,18 @@ class Task:
     headline: ClassVar[dict[str, str]]
     #: The figures shown beside the headline score in the report's baselines table.
     report_columns: ClassVar[dict[str, tuple[str, ...]]]
+    #: Labels are presences (and optional known absences): background cells drawn from the grid
+    #: are the negatives, and cross-validation folds are laid out around the presences.
+    draws_background: ClassVar[bool] = False
     #: Scores rank every valid cell of the map (AUC against all cells, area captured by the top
     #: cells), rather than predicting labels cell by cell.
     ranks_cells: ClassVar[bool] = False
+    #: Fewest classes the training labels must hold.
+    min_classes: ClassVar[int] = 0
+    #: What to do when a training set holds a single class (classifiers).
+    one_class_advice: ClassVar[str] = ""
+    #: Figures of a cross-validation scored on the labels, summarised as mean and SD over folds.
+    cv_keys: ClassVar[tuple[str, ...]] = ()
     #: What ``predict --bands`` may select.
     output_bands: ClassVar[tuple[str, ...]] = ("mean", "sd")
     #: Name of the predicted band (its SD band adds " sd"), also the report's colour-bar label.
@@ -79,6 +88,18 @@ class Task:
         """Figures of network outputs (n, n_outputs) against the targets ``y`` of labelled cells
         (tasks that score labels cell by cell; see :attr:`ranks_cells`)."""
         raise NotImplementedError(f"a {self.name} model is scored on every cell of the map, not per label")
+
+    def cv_extras(self, y: np.ndarray) -> dict:
+        """Figures of a labelled cross-validation that depend on the labels alone."""
+        return {}
+
+    def row_score(self, y: np.ndarray, outputs: np.ndarray) -> float:
+        """One figure of network outputs against targets, higher is better (permutation importance)."""
+        raise NotImplementedError
+
+    def sample_counts(self, y: np.ndarray, classes: list[dict] | None) -> dict:
+        """What the training summary says of the final model's training rows besides their number."""
+        return {}
 
     def outputs_from_probabilities(self, proba: np.ndarray) -> np.ndarray:
         """A classifier's class probabilities (n, classes) as the network's outputs."""

@@ -22,6 +22,9 @@ class Landform(Task):
     headline = {"cv": "accuracy", "evaluation": "accuracy"}
     report_columns = {"cv": ("accuracy", "kappa", "accuracy_sd"), "evaluation": ("accuracy", "kappa")}
     output_bands = ("class", "probabilities")
+    min_classes = 2
+    one_class_advice = "give labels of at least two classes"
+    cv_keys = ("accuracy", "kappa")
 
     def n_outputs(self, n_classes: int) -> int:
         return n_classes
@@ -57,6 +60,17 @@ class Landform(Task):
 
     def point(self, out: np.ndarray) -> np.ndarray:
         return out.argmax(axis=1)
+
+    def cv_extras(self, y: np.ndarray) -> dict:
+        return {"baseline_accuracy": float(np.bincount(y).max() / len(y))}  # always the commonest class
+
+    def row_score(self, y: np.ndarray, outputs: np.ndarray) -> float:
+        from sklearn.metrics import accuracy_score
+
+        return accuracy_score(y, self.point(outputs))
+
+    def sample_counts(self, y: np.ndarray, classes: list[dict] | None) -> dict:
+        return {"class_counts": {c["name"]: int(n) for c, n in zip(classes, np.bincount(y, minlength=len(classes)))}}
 
     def label_metrics(self, y: np.ndarray, outputs: np.ndarray, class_names: list[str] | None) -> dict:
         return landform_metrics(y, self.point(outputs), class_names)

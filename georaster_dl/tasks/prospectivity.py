@@ -18,6 +18,8 @@ class Prospectivity(Task):
     headline = {"cv": "auc_pooled", "evaluation": "auc"}
     report_columns = {"cv": ("auc_pooled", "auc_mean", "auc_sd"), "evaluation": ("auc",)}
     ranks_cells = True
+    draws_background = True
+    one_class_advice = "check that the labels are deposits and that --buffer leaves cells for background samples"
     map_label = "probability"
     map_ramp = qml.PROBABILITY_RAMP
     report_colormap = "magma"
@@ -37,6 +39,14 @@ class Prospectivity(Task):
 
     def class_names(self, classes: list[dict] | None) -> list[str]:
         return ["absence", "presence"]
+
+    def row_score(self, y: np.ndarray, outputs: np.ndarray) -> float:
+        from sklearn.metrics import roc_auc_score
+
+        return roc_auc_score(y, outputs[:, 0])
+
+    def sample_counts(self, y: np.ndarray, classes: list[dict] | None) -> dict:
+        return {"n_presence": int((y == 1).sum()), "n_absence": int((y == 0).sum())}
 
     def outputs_from_probabilities(self, proba: np.ndarray) -> np.ndarray:
         return proba[:, 1:2]  # the presence column

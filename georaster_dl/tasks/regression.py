@@ -18,6 +18,7 @@ class Regression(Task):
     classifies = False
     linear_baseline = "linear"
     headline = {"cv": "r2", "evaluation": "r2"}
+    cv_keys = ("r2", "rmse")
     report_columns = {"cv": ("r2", "rmse", "r2_sd"), "evaluation": ("r2", "rmse")}
 
     def targets(self, values: np.ndarray | None, n_labels: int, where: str) -> tuple[np.ndarray, None]:
@@ -33,6 +34,11 @@ class Regression(Task):
             raise LabelError(f"{where}: {int(bad.sum())} target(s) are empty or NaN; remove them or filter "
                              "them with --where")
         return v, None
+
+    def row_score(self, y: np.ndarray, outputs: np.ndarray) -> float:
+        from sklearn.metrics import r2_score
+
+        return r2_score(y, outputs[:, 0])
 
     def label_metrics(self, y: np.ndarray, outputs: np.ndarray, class_names: list[str] | None) -> dict:
         return regression_metrics(y, self.point(outputs))
