@@ -4,7 +4,7 @@
 Reproduces ``../shared/bench/spatial_cv.py`` (its own ``block_folds``, seed 42, 5 folds; training
 labels = the labels outside the fold; training seed 1) without a process per fold: each data set's
 feature rows are read once through the library (:class:`~georaster_dl.stack.Stack`), each fold's
-model is trained by the library's own training run (``training._Run``, the code ``train`` uses, with
+model is trained by the library's own training functions (``training.fit_models``, the code ``train`` uses, with
 background drawn from the whole grid as the CLI does) and scored the way spatial_cv.py scores:
 
 - prospectivity: pooled ROC AUC of every held-out presence against every other valid held-out cell;
@@ -34,6 +34,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from georaster_dl.io.labels import read_labels
+from georaster_dl.models.config import TrainConfig
 from georaster_dl.models.forward import Forward
 from georaster_dl.models.network import NetworkOptions
 from georaster_dl.models.settings import TrainSettings
@@ -135,6 +136,7 @@ def run(name: str, args, seed: int, cache: dict) -> dict:
                              ).validated(task)
     settings = TrainSettings(background_ratio=args.background_ratio, ensemble=args.ensemble, seed=seed,
                              presence_neighbours=args.presence_neighbours, tune=args.tune)
+    config = TrainConfig(task, options, settings)
     key = f"{name}|ratio={args.background_ratio}|seed={seed}|rf-rf5-lr"
     want_base = args.baselines and key not in cache
     oof = np.full(astack.valid.shape, np.nan) if task == "prospectivity" else np.full(len(labs.rows), np.nan)
@@ -144,10 +146,9 @@ def run(name: str, args, seed: int, cache: dict) -> dict:
     for f in range(5):
         train_labs = subset_labels(labs, pfold != f)
         labelset = label_samples(astack, train_labs, task, field)
-        r = training._Run(astack, labelset, options, settings)
-        bundle, _ = r.fit(None, _Bar())
-        chosen += [r.tuning[-1][1].get("chosen")] if args.tune else []
-        forward = Forward(bundle)
+        fitted = training.fit_models(training.training_data(astack, labelset, config), config, None, None, _Bar())
+        forward = Forward(fitted.bundle)
+        chosen += [fitted.tuning.get("chosen")] if args.tune else []
         if task == "prospectivity":
             cells = np.argwhere((folds == f) & astack.valid)
             x = astack.sample_cells(cells[:, 0], cells[:, 1])
@@ -157,7 +158,7 @@ def run(name: str, args, seed: int, cache: dict) -> dict:
             x = astack.sample_cells(labs.rows[sel], labs.cols[sel])
             oof[sel] = forward(x)[0][:, 0]
         if want_base:
-            fit_baselines(task, r.training_set(None, 0), x, sel if task != "prospectivity" else cells, base, seed)
+            fit_baselines(task, fitted.rows, x, sel if task != "prospectivity" else cells, base, seed)
     secs = time.perf_counter() - t0
     out = {"dataset": name, "seed": seed, "score": score(task, oof, labs, astack.valid), "secs": round(secs, 1),
            **({"tuned": chosen} if chosen else {})}

@@ -43,6 +43,7 @@ import numpy as np
 
 from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.samples import Samples
+from georaster_dl.tasks import get_task
 
 #: Trees of each random forest. On Cloncurry 300 trees scored the same pooled AUC as 200 (0.752)
 #: and cost 35 % more to score every cell.
@@ -53,17 +54,6 @@ N_TREES = 200
 MIN_LEAF = 5
 #: Most threads a forest fits or predicts with.
 N_JOBS = 2
-#: The score compared between the network and the baselines, per task (higher is better): in
-#: cross-validation (``cv``) and in an evaluation (``evaluation``).
-HEADLINE = {"cv": {"prospectivity": "auc_pooled", "landform": "accuracy", "regression": "r2"},
-            "evaluation": {"prospectivity": "auc", "landform": "accuracy", "regression": "r2"}}
-
-
-def names(task: str) -> tuple[str, str]:
-    """The baselines of a task: ``('logistic' or 'linear', 'random_forest')``."""
-    return ("linear" if task == "regression" else "logistic", "random_forest")
-
-
 @dataclass
 class Baseline:
     """A fitted scikit-learn model called like :class:`~georaster_dl.models.forward.Forward`.
@@ -80,13 +70,14 @@ class Baseline:
 
     def __call__(self, x: np.ndarray) -> tuple[np.ndarray]:
         z = self.preprocess.apply(x)
-        if self.task == "regression":
+        task = get_task(self.task)
+        if not task.classifies:
             return (self.model.predict(z).astype(np.float32)[:, None],)
         proba = self.model.predict_proba(z)
         # A class missing from a fold's training rows has no column: give it probability 0.
         out = np.zeros((len(z), self.n_classes), np.float32)
         out[:, self.model.classes_] = proba
-        return (out[:, 1:2] if self.task == "prospectivity" else out,)
+        return (task.outputs_from_probabilities(out),)
 
 
 def fit_baselines(task: str, samples: Samples, preprocess: Preprocessor, class_weights: str,
@@ -110,13 +101,14 @@ def fit_baselines(task: str, samples: Samples, preprocess: Preprocessor, class_w
     Returns
     -------
     dict
-        ``{name: Baseline}`` in the order of :func:`names`.
+        ``{name: Baseline}`` in the order of the task's
+        :meth:`~georaster_dl.tasks.Task.baselines`.
     """
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
     z = preprocess.apply(samples.x)
-    if task == "regression":
+    if not get_task(task).classifies:
         models = [LinearRegression(), RandomForestRegressor(n_estimators=N_TREES, min_samples_leaf=MIN_LEAF,
                                                             random_state=seed, n_jobs=N_JOBS)]
     else:
@@ -125,7 +117,7 @@ def fit_baselines(task: str, samples: Samples, preprocess: Preprocessor, class_w
                   RandomForestClassifier(n_estimators=N_TREES, min_samples_leaf=MIN_LEAF, class_weight=weight,
                                          random_state=seed, n_jobs=N_JOBS)]
     fitted = {}
-    for name, model in zip(names(task), models):
+    for name, model in zip(get_task(task).baselines(), models):
         model.fit(z, samples.y)
         fitted[name] = Baseline(model, preprocess, task, n_classes)
     return fitted

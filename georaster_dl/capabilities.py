@@ -37,17 +37,17 @@ def capabilities() -> dict[str, Any]:
     """
     from georaster_dl import __version__
     from georaster_dl.engine.device import DEVICES
-    from georaster_dl.engine.outputs import BAND_CHOICES
-    from georaster_dl.models.network import (ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, TASK_LOSSES, TASKS,
-                                             NetworkOptions)
-    from georaster_dl.models.preprocess import DEFAULT_TRANSFORM, TRANSFORMS
+    from georaster_dl.models.network import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, NetworkOptions
+    from georaster_dl.models.preprocess import DEFAULT_TRANSFORM
     from georaster_dl.models.settings import TrainSettings
     from georaster_dl.spec import INPUT_KINDS
+    from georaster_dl.tasks import TASKS, get_task
+    from georaster_dl.transforms import TRANSFORMS
 
     return {
         "schema": SCHEMA,
         "version": __version__,
-        "tasks": {t: {"losses": list(TASK_LOSSES[t]), "bands": list(BAND_CHOICES[t])} for t in TASKS},
+        "tasks": {t: {"losses": list(get_task(t).losses), "bands": list(get_task(t).output_bands)} for t in TASKS},
         "activations": list(ACTIVATIONS),
         "optimizers": list(OPTIMIZERS),
         "class_weights": list(CLASS_WEIGHTS),

@@ -26,14 +26,14 @@ import numpy as np
 
 from georaster_dl.errors import LabelError, UserInputError, closest, one_of
 from georaster_dl.io.files import check_output_path
-from georaster_dl.metrics import (area_metrics, landform_metrics, negative_mask, plain_json, regression_metrics,
-                                  roc_points, write_metrics)
+from georaster_dl.metrics import area_metrics, negative_mask, plain_json, roc_points, write_metrics
 from georaster_dl.models.bundle import ModelBundle, load_bundle
 from georaster_dl.models.forward import Forward
 from georaster_dl.progress import info
 from georaster_dl.samples import label_samples, label_summary, read_labels_on
 from georaster_dl.scoring import MapScorer, report_thumbnail, score_maps
 from georaster_dl.stack import Stack, check_override_categories
+from georaster_dl.tasks import get_task
 
 
 def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str | None = None,
@@ -90,16 +90,15 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
         models = [forward, *fitted.values()]
         s = labelset.samples
         score_map = None
-        if bundle.task == "prospectivity":
+        task = get_task(bundle.task)
+        if task.ranks_cells:
             maps = score_maps(stack, [MapScorer([m]) for m in models], message="scoring every valid cell")
             score_map = maps[0]
             results = [_prospectivity(m, s.subset(s.y == 1), s.subset(s.y == 0)) for m in maps]
-        elif bundle.task == "landform":
-            y = _match_classes(labelset.classes, bundle.classes)[s.y]
-            names = [c["name"] for c in bundle.classes]
-            results = [landform_metrics(y, m(s.x)[0].argmax(axis=1), names) for m in models]
         else:
-            results = [regression_metrics(s.y, m(s.x)[0][:, 0]) for m in models]
+            y = _match_classes(labelset.classes, bundle.classes)[s.y] if bundle.classes else s.y
+            names = [c["name"] for c in bundle.classes] if bundle.classes else None
+            results = [task.label_metrics(y, m(s.x)[0], names) for m in models]
         result = results[0]
         result["baselines"] = {name: {k: v for k, v in r.items() if k not in ("roc", "curve")}
                                for name, r in zip(fitted, results[1:])}

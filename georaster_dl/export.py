@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from georaster_dl.engine.outputs import CLASS_NODATA
 from georaster_dl.grid import check_window_size
 from georaster_dl.io import qml
 from georaster_dl.io.files import check_output_path
-from georaster_dl.io.writer import GeoTIFFWriter
+from georaster_dl.io.writer import CLASS_NODATA, GeoTIFFWriter
 from georaster_dl.progress import info, progress
 from georaster_dl.spec import StackSpec, load_spec
 from georaster_dl.stack import Stack

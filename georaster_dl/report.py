@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from georaster_dl.io.files import check_output_path, write_atomic
+from georaster_dl.tasks import get_task
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -82,16 +83,8 @@ def _summary(bundle, metrics: dict) -> str:
 
 
 #: Columns of the baselines table: (metrics block, task) -> figures.
-_BASELINE_COLUMNS = {("cv", "prospectivity"): ("auc_pooled", "auc_mean", "auc_sd"),
-                     ("cv", "landform"): ("accuracy", "kappa", "accuracy_sd"),
-                     ("cv", "regression"): ("r2", "rmse", "r2_sd"),
-                     ("evaluation", "prospectivity"): ("auc",), ("evaluation", "landform"): ("accuracy", "kappa"),
-                     ("evaluation", "regression"): ("r2", "rmse")}
-
-
 def _baselines(metrics: dict, bundle) -> str:
     """The network's figures beside the baselines' (cross-validation or evaluation), or why there are none."""
-    from georaster_dl.baselines import HEADLINE
 
     key = "cv" if "cv" in metrics else "evaluation"
     block = metrics.get(key) or {}
@@ -103,8 +96,8 @@ def _baselines(metrics: dict, bundle) -> str:
         parts.append(f"<p class='note'>Baselines {_e(block['baselines_note'])}.</p>")
     if not block.get("baselines"):
         return "".join(parts)
-    keys, headline = _BASELINE_COLUMNS[key, bundle.task], HEADLINE[key][bundle.task]
-    prospectivity = bundle.task == "prospectivity"
+    task = get_task(bundle.task)
+    keys, headline, prospectivity = task.report_columns[key], task.headline[key], task.ranks_cells
     rows = []
     for name, figures in {"network": block, **block["baselines"]}.items():
         row = [name.replace("_", " ")] + [f"{figures[k]:.3f}" if isinstance(figures.get(k), float) else "-"
@@ -215,15 +208,16 @@ def _map(thumb: np.ndarray, bundle) -> str:
     from matplotlib.colors import ListedColormap
 
     fig, ax = _figure(height=6, width=6 * thumb.shape[1] / max(thumb.shape[0], 1) + 1.5)
-    if bundle.task == "landform":
+    task = get_task(bundle.task)
+    if bundle.classes:
         colours = [np.asarray(c["colour"]) / 255 for c in bundle.classes]
         im = ax.imshow(thumb, cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5,
                        interpolation="nearest")
         bar = fig.colorbar(im, ax=ax, ticks=range(len(colours)))
         bar.ax.set_yticklabels([c["name"] for c in bundle.classes])
     else:
-        im = ax.imshow(thumb, cmap="magma" if bundle.task == "prospectivity" else "viridis", interpolation="nearest")
-        fig.colorbar(im, ax=ax, label="probability" if bundle.task == "prospectivity" else "value")
+        im = ax.imshow(thumb, cmap=task.report_colormap, interpolation="nearest")
+        fig.colorbar(im, ax=ax, label=task.map_label)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title("Map (final model, coarse)")

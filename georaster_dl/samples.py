@@ -19,12 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from georaster_dl.errors import LabelError
+from georaster_dl.tasks import get_task
 
 #: Fewest labels a class (or the presences) may have.
 MIN_PER_CLASS = 5
-#: Class colours when the labels give none (RGB).
-PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (174, 199, 232), (255, 187, 120))
 _POOL_OVERSAMPLE = 1.6
 
 
@@ -91,15 +89,8 @@ def label_samples(stack, labels, task: str, field: str | None = None, min_per_cl
     """
     where = f"label field {field!r}" if field else "the labels"
     values = None if labels.values is None else np.asarray(labels.values)
-    classes = None
-    if task == "landform":
-        if values is None:
-            raise LabelError("a landform model needs a class field: pass --label-field NAME")
-        y, classes = _classes(values, where)
-    elif task == "prospectivity":
-        y = np.ones(len(labels.rows), np.int64) if values is None else _presence(values, where)
-    else:
-        y = _numbers(values, where)
+    kind = get_task(task)
+    y, classes = kind.targets(values, len(labels.rows), where)
     rows, cols = np.asarray(labels.rows, np.int64), np.asarray(labels.cols, np.int64)
     x = stack.sample_cells(rows, cols)
     ok = np.isfinite(x).all(axis=1)
@@ -107,11 +98,10 @@ def label_samples(stack, labels, task: str, field: str | None = None, min_per_cl
         raise LabelError(f"all {ok.size} labels fall on cells where some feature is nodata; "
                          "check that the labels cover the inputs' valid area")
     samples = Samples(x[ok], y[ok], rows[ok], cols[ok])
-    names = [c["name"] for c in classes] if classes else (["absence", "presence"] if task == "prospectivity" else None)
+    names = kind.class_names(classes)
     if names:
         counts = np.bincount(samples.y, minlength=len(names))
-        needed = range(len(names)) if task == "landform" else [1]
-        for i in needed:
+        for i in kind.needed_classes(len(names)):
             if counts[i] < min_per_class:
                 raise LabelError(f"class {names[i]!r} has {counts[i]} label(s) on valid cells, fewer than "
                                  f"{min_per_class}; add labels for it or remove it with --where")
@@ -216,51 +206,3 @@ def neighbour_cells(stack, presences: Samples, radius: int, labelled: Samples) -
     x = stack.sample_cells(rows, cols) if rows.size else np.empty((0, presences.x.shape[1]), np.float32)
     ok = np.isfinite(x).all(axis=1)
     return Samples(x[ok], np.ones(int(ok.sum()), np.int64), rows[ok], cols[ok]), parent[ok]
-
-
-def _classes(values: np.ndarray, where: str) -> tuple[np.ndarray, list[dict]]:
-    text = values.dtype.kind in "OUS"
-    if not text and values.dtype.kind == "f":
-        if np.isnan(values).any():
-            raise LabelError(f"{where}: {int(np.isnan(values).sum())} label(s) have no class; remove them "
-                             "or filter them with --where")
-        if (values != np.round(values)).any():
-            raise LabelError(f"{where} holds fractional numbers; a landform field must hold class names or "
-                             "integer codes")
-        values = values.astype(np.int64)
-    if text:
-        if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in values):
-            raise LabelError(f"{where}: some labels have no class; remove them or filter them with --where")
-        values = values.astype(str)
-    unique, y = np.unique(values, return_inverse=True)
-    classes = []
-    for i, v in enumerate(unique.tolist()):
-        colour = PALETTE[i % len(PALETTE)]
-        classes.append({"name": str(v), "value": v, "colour": [int(c) for c in colour[:3]]})
-    return y.astype(np.int64), classes
-
-
-def _presence(values: np.ndarray, where: str) -> np.ndarray:
-    try:
-        v = values.astype(np.float64)
-    except (TypeError, ValueError):
-        v = np.array([np.nan])
-    if not np.isin(v, (0.0, 1.0)).all():
-        raise LabelError(f"{where}: a prospectivity label field must hold 1 (presence) or 0 (known absence); "
-                         "leave out --label-field for presence-only points")
-    return v.astype(np.int64)
-
-
-def _numbers(values: np.ndarray | None, where: str) -> np.ndarray:
-    if values is None:
-        raise LabelError("a regression model needs a numeric target: pass --label-field NAME")
-    try:
-        v = values.astype(np.float64)
-    except (TypeError, ValueError):
-        raise LabelError(f"{where} holds text; a regression target must be numeric: choose a numeric "
-                         "--label-field") from None
-    bad = ~np.isfinite(v)
-    if bad.any():
-        raise LabelError(f"{where}: {int(bad.sum())} target(s) are empty or NaN; remove them or filter "
-                         "them with --where")
-    return v

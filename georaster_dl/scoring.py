@@ -16,6 +16,7 @@ import numpy as np
 
 from georaster_dl.grid import TILE_SIZE
 from georaster_dl.progress import progress
+from georaster_dl.tasks import get_task
 
 
 def first_output(mean: np.ndarray) -> np.ndarray:
@@ -84,6 +85,4 @@ def report_thumbnail(stack, forward, task: str, score_map: np.ndarray | None = N
     if score_map is not None:
         step = max(1, int(np.ceil(max(score_map.shape) / size)))
         return score_map[::step, ::step]
-    if task == "landform":
-        return thumbnail(stack, forward, lambda m: m.argmax(axis=1).astype(np.float32), size)
-    return thumbnail(stack, forward, first_output, size)
+    return thumbnail(stack, forward, lambda m: get_task(task).point(m).astype(np.float32), size)

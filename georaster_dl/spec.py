@@ -39,7 +39,7 @@ import yaml
 from georaster_dl.errors import SpecError, closest, one_of
 from georaster_dl.io.documents import load_yaml, read_text
 from georaster_dl.io.files import absolute
-from georaster_dl.models.preprocess import TRANSFORMS, parse_transform
+from georaster_dl.transforms import parse_transform
 
 INPUT_KINDS = ("continuous", "categorical", "vector")
 CONTINUOUS_RESAMPLING = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average")
@@ -90,7 +90,7 @@ class InputSpec:
     categories : list or None
         Category codes of a categorical input, pinned when a model is trained.
     transform : str or None
-        Per-input transform applied before standardisation in a model (see :data:`TRANSFORMS`).
+        Per-input transform applied before standardisation in a model (see :data:`georaster_dl.transforms.TRANSFORMS`).
     z_factor : float
         Multiplier for elevations not in metres (terrain features).
     """

@@ -10,6 +10,7 @@ model bundle stores so prediction re-derives exactly the same bands.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -20,12 +21,12 @@ from rasterio.windows import Window
 from georaster_dl import features as _features  # noqa: F401  (registers built-in features)
 from georaster_dl.errors import GridError, InputFileError, SpecError, closest, one_of
 from georaster_dl.features.fused import compute_fused, fusable
-from georaster_dl.features.registry import KernelContext, ResolvedFeature, compact_layout, resolve
+from georaster_dl.features.registry import KernelContext, Moments, ResolvedFeature, compact_layout, resolve
 from georaster_dl.grid import TILE_SIZE, Grid, cell_sizes_m, pad_window
 from georaster_dl.io.rasters import RasterSource
 from georaster_dl.io.vectors import VectorSource
-from georaster_dl.progress import info
-from georaster_dl.spec import StackSpec, load_spec
+from georaster_dl.progress import info, progress
+from georaster_dl.spec import FeatureRef, StackSpec, load_spec
 
 #: Band kinds: standardised by models ('continuous'), 0/1 indicators ('onehot'), class codes ('class').
 BAND_KINDS = ("continuous", "onehot", "class")
@@ -245,15 +246,37 @@ class Stack:
         """Run first passes (global statistics) and pin their results into the spec."""
         changed = False
         for i, f in enumerate(self.features):
-            prepare = f.definition.prepare
-            if prepare is None or all(k in dict(f.ref.params) for k in f.definition.internal_params):
+            first_pass = f.definition.first_pass
+            if first_pass is None or all(k in dict(f.ref.params) for k in f.definition.internal_params):
                 continue
-            pinned = prepare(self, f)
-            ref = f.ref.with_params({**dict(f.ref.params), **pinned})
+            moments = self._moments(first_pass.source(f), f"{first_pass.label} for {f.ref}")
+            ref = f.ref.with_params({**dict(f.ref.params), **first_pass.pin(moments, f)})
             self.features[i] = resolve(ref, self.spec.inputs[ref.input])
             changed = True
         if changed:
             self.spec = self.spec.replace_features([f.ref for f in self.features])
+
+    def _moments(self, ref: FeatureRef, message: str) -> Moments:
+        """Moments of one band over every valid cell, one window in memory at a time.
+
+        Windows are merged with Chan's parallel variance formula in a fixed order, so the
+        result does not depend on the window size or on memory.
+        """
+        count, mean, m2 = 0, 0.0, 0.0
+        with Stack(self.spec.replace_features([ref])) as first_pass:
+            windows = list(first_pass.windows())
+            with progress("prepare", len(windows), message) as bar:
+                for window in windows:
+                    data, valid = first_pass.read_window(window)
+                    t = data[0][valid].astype(np.float64)
+                    if t.size:
+                        n, m = t.size, float(t.mean())
+                        delta = m - mean
+                        mean += delta * n / (count + n)
+                        m2 += float(((t - m) ** 2).sum()) + delta * delta * count * n / (count + n)
+                        count += n
+                    bar.update()
+        return Moments(count, mean, math.sqrt(m2 / count) if count else 0.0)
 
 
 def open_stack(spec: StackSpec | dict | str, chunks: int = 2 * TILE_SIZE):

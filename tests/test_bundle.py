@@ -15,7 +15,8 @@ from predict_support import format1_bundle, lambda_bundle, make_bundle, nested_b
 
 from georaster_dl.errors import ModelFileError, OutputError
 from georaster_dl.models import bundle as bundle_module
-from georaster_dl.models.bundle import describe_bundle, load_bundle
+from georaster_dl.models.bundle import load_bundle
+from georaster_dl.models.describe import describe_bundle
 from georaster_dl.models.forward import Forward
 
 

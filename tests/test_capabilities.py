@@ -10,8 +10,9 @@ import georaster_dl
 from georaster_dl.cli.main import cli
 from georaster_dl.engine.device import DEVICES
 from georaster_dl.features import registered
-from georaster_dl.models.network import ACTIVATIONS, OPTIMIZERS, TASK_LOSSES
-from georaster_dl.models.preprocess import TRANSFORMS
+from georaster_dl.models.network import ACTIVATIONS, OPTIMIZERS
+from georaster_dl.tasks import TASKS, get_task
+from georaster_dl.transforms import TRANSFORMS
 
 
 def published() -> dict:
@@ -23,7 +24,7 @@ def published() -> dict:
 def test_capabilities_publish_the_backends_choices_and_version():
     doc = published()
     assert doc["version"] == georaster_dl.__version__
-    assert {t: d["losses"] for t, d in doc["tasks"].items()} == {t: list(v) for t, v in TASK_LOSSES.items()}
+    assert {t: d["losses"] for t, d in doc["tasks"].items()} == {t: list(get_task(t).losses) for t in TASKS}
     assert doc["activations"] == list(ACTIVATIONS) and doc["optimizers"] == list(OPTIMIZERS)
     assert doc["devices"] == list(DEVICES) and doc["transforms"] == list(TRANSFORMS)
 

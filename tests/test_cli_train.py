@@ -7,7 +7,8 @@ import json
 from model_support import sample_area
 
 from georaster_dl.cli.main import main
-from georaster_dl.models.bundle import describe_bundle, load_bundle
+from georaster_dl.models.bundle import load_bundle
+from georaster_dl.models.describe import describe_bundle
 from georaster_dl.training import training_rows
 
 

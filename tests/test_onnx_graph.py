@@ -11,8 +11,9 @@ from georaster_dl.models import onnx_graph
 from georaster_dl.models.bundle import ModelBundle
 from georaster_dl.models.forward import Forward
 from georaster_dl.models.network import ACTIVATIONS, NetworkOptions, build_network
-from georaster_dl.models.preprocess import TRANSFORMS, Preprocessor
+from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.spec import load_spec
+from georaster_dl.transforms import TRANSFORMS
 
 #: One band per transform, plus a constant band (one quantile knot), a one-hot and a class band.
 BANDS = [("log", "continuous"), ("log1p", "continuous"), ("quantile", "continuous"), ("clip", "continuous"),

@@ -7,11 +7,10 @@ import pytest
 from model_support import sample_area
 
 from georaster_dl.io.labels import read_labels
-from georaster_dl.models.network import NetworkOptions
-from georaster_dl.models.settings import TrainSettings
+from georaster_dl.models.config import TrainConfig
 from georaster_dl.samples import label_samples, neighbour_cells
 from georaster_dl.stack import Stack
-from georaster_dl.training import _Run
+from georaster_dl.training import make_folds, training_data, training_set
 
 
 @pytest.fixture(scope="module")
@@ -36,22 +35,21 @@ def test_neighbours_are_the_valid_unlabelled_cells_round_each_presence(deposits)
     np.testing.assert_array_equal(cells.x, stack.sample_cells(cells.rows, cells.cols))
 
 
-def _run(stack, labelset, **settings) -> _Run:
-    s = TrainSettings(ensemble=1, seed=3, cv_folds=3, cv_block_size=2500, **settings)
-    run = _Run(stack, labelset, NetworkOptions().validated("prospectivity"), s)
-    run.folds()
-    return run
+def _rows(stack, labelset, **settings):
+    """Each fold's (0..2) training rows for member 0, and the run's data."""
+    config = TrainConfig.from_options("prospectivity", ensemble=1, seed=3, cv_folds=3, cv_block_size=2500, **settings)
+    data = training_data(stack, labelset, config)
+    folds = make_folds(data, config.settings)
+    return [training_set(data, config.settings, folds, f, 0) for f in range(3)], data, folds
 
 
 def test_fold_trains_on_a_neighbour_exactly_when_it_trains_on_its_presence(deposits):
     stack, labelset = deposits
-    run = _run(stack, labelset, presence_neighbours=1)
-    cells, parent = run.neighbours
-    plain = _run(stack, labelset)
-    for fold in range(3):
-        rows = run.training_set(fold, 0)
-        kept = run._folds.train_mask(fold, labelset.samples.rows, labelset.samples.cols)
-        own = plain.training_set(fold, 0)
+    sets, data, folds = _rows(stack, labelset, presence_neighbours=1)
+    cells, parent = data.neighbours
+    plain, _, _ = _rows(stack, labelset)
+    for fold, (rows, own) in enumerate(zip(sets, plain)):
+        kept = folds.train_mask(fold, labelset.samples.rows, labelset.samples.cols)
         assert (rows.y == 1).sum() == kept.sum() + kept[parent].sum()
         assert (rows.y == 0).sum() == (own.y == 0).sum()  # as many background cells as without neighbours
         background = rows.subset(rows.y == 0)
@@ -61,7 +59,8 @@ def test_fold_trains_on_a_neighbour_exactly_when_it_trains_on_its_presence(depos
 
 def test_training_rows_with_neighbours_are_deterministic(deposits):
     stack, labelset = deposits
-    a, b = (_run(stack, labelset, presence_neighbours=2).training_set(1, 0) for _ in range(2))
-    np.testing.assert_array_equal(a.x, b.x)
-    np.testing.assert_array_equal(a.rows, b.rows)
-    np.testing.assert_array_equal(a.y, b.y)
+    (a, _, _), (b, _, _) = (_rows(stack, labelset, presence_neighbours=2) for _ in range(2))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.x, y.x)
+        np.testing.assert_array_equal(x.rows, y.rows)
+        np.testing.assert_array_equal(x.y, y.y)

@@ -24,7 +24,8 @@ def command(model: str, labels: str, **options) -> None:
     """Evaluate MODEL (.gdl) against LABELS: prospectivity AUC against every valid cell
     and success-rate curve, landform accuracy/kappa/confusion matrix, regression R²/RMSE/MAE;
     beside it, baselines fitted on the rows the model trained on."""
-    from georaster_dl.baselines import HEADLINE, lift_line
+    from georaster_dl.baselines import lift_line
+    from georaster_dl.tasks import get_task
     from georaster_dl.cli.train import summary_line
     from georaster_dl.evaluation import evaluate
     from georaster_dl.progress import info
@@ -32,5 +33,5 @@ def command(model: str, labels: str, **options) -> None:
     metrics = evaluate(model, labels, **options)
     info(summary_line(metrics))
     block = metrics["evaluation"]
-    info(lift_line(HEADLINE["evaluation"][metrics["task"]], block, block["baselines"]) if block["baselines"]
+    info(lift_line(get_task(metrics["task"]).headline["evaluation"], block, block["baselines"]) if block["baselines"]
          else f"baselines: {block['baselines_note']}")

@@ -30,7 +30,7 @@ def command(path: str | None, as_json: bool, show_capabilities: bool) -> None:
         return
     suffix = Path(path).suffix.lower()
     if suffix == ".gdl":
-        from georaster_dl.models.bundle import describe_bundle
+        from georaster_dl.models.describe import describe_bundle
 
         click.echo(describe_bundle(path, as_json=as_json))
         return

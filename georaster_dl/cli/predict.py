@@ -6,7 +6,7 @@ import click
 
 from georaster_dl.cli.options import compress_option, overviews_option, overwrite_option
 from georaster_dl.engine.device import DEVICES
-from georaster_dl.models.network import TASKS
+from georaster_dl.tasks import TASKS
 
 
 def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
@@ -65,7 +65,7 @@ def check_task(model: str, expected: str) -> None:
     import json
 
     from georaster_dl.errors import UserInputError
-    from georaster_dl.models.bundle import describe_bundle
+    from georaster_dl.models.describe import describe_bundle
 
     task = json.loads(describe_bundle(model, as_json=True))["task"]
     if task != expected:

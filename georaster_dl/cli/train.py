@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from georaster_dl.cli.options import overwrite_option
-from georaster_dl.models.network import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, TASK_LOSSES, TASKS, NetworkOptions
+from georaster_dl.models.network import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, NetworkOptions
 from georaster_dl.models.settings import TrainSettings
+from georaster_dl.tasks import TASKS, get_task
 
-_LOSSES = tuple(dict.fromkeys(loss for losses in TASK_LOSSES.values() for loss in losses))
+_LOSSES = tuple(dict.fromkeys(loss for task in TASKS for loss in get_task(task).losses))
 _NET, _RUN = NetworkOptions(), TrainSettings()
 
 
@@ -73,7 +74,7 @@ def command(task: str, spec: str, labels: str, out: str, **options) -> None:
     Logistic (or linear) regression and a random forest are fitted and scored on the
     same folds and samples, and the network's lift over the best of them is printed.
     """
-    from georaster_dl.baselines import HEADLINE, lift_line
+    from georaster_dl.baselines import lift_line
     from georaster_dl.quiet_tf import import_tensorflow
     from georaster_dl.progress import info
     from georaster_dl.training import train
@@ -82,7 +83,7 @@ def command(task: str, spec: str, labels: str, out: str, **options) -> None:
     _, metrics = train(spec, labels, task, out=out, **options)
     info(summary_line(metrics))
     if (metrics.get("cv") or {}).get("baselines"):
-        info(lift_line(HEADLINE["cv"][task], metrics["cv"], metrics["cv"]["baselines"]))
+        info(lift_line(get_task(task).headline["cv"], metrics["cv"], metrics["cv"]["baselines"]))
 
 
 def summary_line(metrics: dict) -> str:

@@ -16,10 +16,9 @@ import numpy as np
 
 from georaster_dl.errors import UserInputError, one_of
 from georaster_dl.io import qml
+from georaster_dl.io.writer import CLASS_NODATA
+from georaster_dl.tasks import get_task
 
-BAND_CHOICES = {"landform": ("class", "probabilities"), "prospectivity": ("mean", "sd"),
-                "regression": ("mean", "sd")}
-CLASS_NODATA = 0
 #: Added to the output's stem for a landform model's probabilities beside its classes.
 PROBABILITIES_SUFFIX = "_probabilities"
 
@@ -49,13 +48,15 @@ class OutputFile:
 
 def plan_outputs(out: Path, task: str, classes: list[ClassInfo], ensemble: bool,
                  bands: tuple[str, ...] | None, value_range: tuple[float, float] | None = None) -> list[OutputFile]:
-    """The files and bands to write for ``task``; ``bands`` selects among :data:`BAND_CHOICES`."""
-    choices = BAND_CHOICES[task]
-    bands = tuple(bands or choices)
+    """The files and bands to write for ``task``; ``bands`` selects among the task's
+    :attr:`~georaster_dl.tasks.Task.output_bands`."""
+    kind = get_task(task)
+    bands = tuple(bands or kind.output_bands)
     for b in bands:
-        if b not in choices:
-            raise UserInputError(f"--bands: {b!r} is not an output of a {task} model; choose from {one_of(choices)}")
-    if task == "landform":
+        if b not in kind.output_bands:
+            raise UserInputError(f"--bands: {b!r} is not an output of a {task} model; "
+                                 f"choose from {one_of(kind.output_bands)}")
+    if "class" in kind.output_bands:  # class codes and their probabilities
         files = []
         if "class" in bands:
             files.append(OutputFile(
@@ -70,13 +71,12 @@ def plan_outputs(out: Path, task: str, classes: list[ClassInfo], ensemble: bool,
             files.append(OutputFile("probabilities", path, names, "float32", float("nan"),
                                     style=qml.ramp_qml(0.0, 1.0)))
         return files
-    label = "probability" if task == "prospectivity" else "value"
+    label = kind.map_label
     names = ([label] if "mean" in bands else []) + ([f"{label} sd"] if ensemble and "sd" in bands else [])
     if not names:
         raise UserInputError("--bands sd needs an ensemble model (trained with --ensemble N > 1)")
-    lo, hi = (0.0, 1.0) if task == "prospectivity" else (value_range or (0.0, 1.0))
-    ramp = qml.PROBABILITY_RAMP if task == "prospectivity" else qml.SEQUENTIAL_RAMP
-    return [OutputFile("main", out, names, "float32", float("nan"), style=qml.ramp_qml(lo, hi, ramp))]
+    lo, hi = kind.fixed_range or value_range or (0.0, 1.0)
+    return [OutputFile("main", out, names, "float32", float("nan"), style=qml.ramp_qml(lo, hi, kind.map_ramp))]
 
 
 def arrange(files: list[OutputFile], task: str, classes: list[ClassInfo], mean: np.ndarray,

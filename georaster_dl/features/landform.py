@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from georaster_dl.features.local_relief import (STATS_PARAMS, check_neighbourhood, neighbourhood_params,
-                                                radius_halo, standardise, tpi_statistics, tpi_values)
+from georaster_dl.features.local_relief import (STATS_PARAMS, TPI_STATISTICS, check_neighbourhood,
+                                                neighbourhood_params, radius_halo, standardise, tpi_values)
 from georaster_dl.features.registry import FeatureDef, KernelContext, Param, register
 from georaster_dl.features.stencil import TERRAIN_INPUTS
 from georaster_dl.features.terrain import slope_degrees
@@ -49,5 +49,5 @@ register(FeatureDef(
     params=neighbourhood_params(10) + (
         Param("flat_slope", float, 5.0, "slope in degrees separating flats from middle slopes", minimum=0.0),
     ) + STATS_PARAMS,
-    halo=radius_halo, input_kinds=TERRAIN_INPUTS, check=check_neighbourhood, prepare=tpi_statistics,
+    halo=radius_halo, input_kinds=TERRAIN_INPUTS, check=check_neighbourhood, first_pass=TPI_STATISTICS,
     internal_params=("mean", "sd"), classes=CLASSES, colours=COLOURS))

@@ -26,7 +26,8 @@ import numpy as np
 from numba import njit, prange
 
 from georaster_dl.errors import FeatureError
-from georaster_dl.features.registry import FeatureDef, KernelContext, Param, ResolvedFeature, register
+from georaster_dl.features.registry import (FeatureDef, FirstPass, KernelContext, Moments, Param, ResolvedFeature,
+                                             register)
 from georaster_dl.features.stencil import (TERRAIN_INPUTS, apply3x3, check_terrain, elevations, one_cell,
                                           run3x3)
 from georaster_dl.spec import FeatureRef
@@ -209,37 +210,21 @@ def check_neighbourhood(stack, feature: ResolvedFeature) -> None:
     check_terrain(stack, feature)
 
 
-def tpi_statistics(stack, feature: ResolvedFeature) -> dict[str, float]:
-    """First pass: mean and SD of TPI over every valid cell of the grid, window by window.
-
-    Only one window of the raster is in memory at a time; windows are merged with Chan's
-    parallel variance formula in a fixed order, so the result does not depend on memory.
-    """
-    from georaster_dl.progress import progress
-    from georaster_dl.stack import Stack
-
+def _plain_tpi(feature: ResolvedFeature) -> FeatureRef:
+    """The TPI, with the feature's neighbourhood, whose global statistics the feature needs."""
     p = feature.params
-    ref = FeatureRef(feature.ref.input, "tpi", ()).with_params(
-        {k: p[k] for k in ("radius", "shape", "inner")})
-    count, mean, m2 = 0, 0.0, 0.0
-    with Stack(stack.spec.replace_features([ref])) as first_pass:
-        windows = list(first_pass.windows())
-        with progress("prepare", len(windows), f"TPI statistics for {feature.ref}") as bar:
-            for window in windows:
-                data, valid = first_pass.read_window(window)
-                t = data[0][valid].astype(np.float64)
-                if t.size:
-                    n, m = t.size, float(t.mean())
-                    delta = m - mean
-                    mean += delta * n / (count + n)
-                    m2 += float(((t - m) ** 2).sum()) + delta * delta * count * n / (count + n)
-                    count += n
-                bar.update()
-    sd = math.sqrt(m2 / count) if count else 0.0
-    if count < 2 or sd == 0.0:
+    return FeatureRef(feature.ref.input, "tpi", ()).with_params({k: p[k] for k in ("radius", "shape", "inner")})
+
+
+def _pin_tpi_statistics(moments: Moments, feature: ResolvedFeature) -> dict[str, float]:
+    if moments.count < 2 or moments.sd == 0.0:
         raise FeatureError(f"feature {str(feature.ref)!r}: TPI is constant or has fewer than 2 valid cells on this "
                            "grid, so it cannot be standardised; use tpi instead, or a DEM with relief")
-    return {"mean": mean, "sd": sd}
+    return {"mean": moments.mean, "sd": moments.sd}
+
+
+#: Mean and SD of TPI over every valid cell of the grid, pinned as ``mean`` and ``sd``.
+TPI_STATISTICS = FirstPass(_plain_tpi, _pin_tpi_statistics, "TPI statistics")
 
 
 def neighbourhood_params(radius: int) -> tuple[Param, ...]:
@@ -251,7 +236,7 @@ def neighbourhood_params(radius: int) -> tuple[Param, ...]:
             Param("inner", int, 0, "radius in cells of the hole of an annulus", minimum=0))
 
 
-#: Global TPI statistics pinned by :func:`tpi_statistics` (declared ``internal_params``).
+#: Global TPI statistics pinned by :data:`TPI_STATISTICS` (declared ``internal_params``).
 STATS_PARAMS = (Param("mean", float, None, "global mean of TPI (pinned by the first pass)"),
                 Param("sd", float, None, "global SD of TPI (pinned by the first pass)"))
 
@@ -277,4 +262,4 @@ register(FeatureDef(
     name="tpi_std", kernel=_tpi_std, units="SD",
     help="standardised TPI: (TPI - mean) / SD, mean and SD over the whole raster (first pass, pinned in the spec)",
     params=neighbourhood_params(1) + STATS_PARAMS, halo=radius_halo, input_kinds=TERRAIN_INPUTS,
-    check=check_neighbourhood, prepare=tpi_statistics, internal_params=("mean", "sd")))
+    check=check_neighbourhood, first_pass=TPI_STATISTICS, internal_params=("mean", "sd")))

@@ -28,6 +28,30 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Moments:
+    """Count, mean and population SD of a band over every valid cell of a grid."""
+
+    count: int
+    mean: float
+    sd: float
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """A pass over the whole grid that a feature needs before any window is computed.
+
+    The stack computes the band of ``source(feature)`` over every valid cell, one window at
+    a time, and hands its :class:`Moments` to ``pin(moments, feature)``, which returns the
+    parameters pinned into the spec (or refuses the grid). The feature receives values,
+    never the stack.
+    """
+
+    source: Callable[[ResolvedFeature], FeatureRef]
+    pin: Callable[[Moments, ResolvedFeature], dict[str, Any]]
+    label: str  #: what the pass computes, for its progress line ("TPI statistics")
+
+
+@dataclass(frozen=True)
 class Param:
     """One parameter of a feature."""
 
@@ -101,8 +125,8 @@ class FeatureDef:
     the kernel needs on each side. ``band_suffixes(params, input)`` names the bands of
     multi-band features. ``classes`` maps the codes of class-valued features to names
     (such features accept ``onehot=true``), ``colours`` them to RGB map colours.
-    ``prepare(stack, ref)`` runs a first pass
-    over the raster and returns parameters to pin (global statistics). ``check(stack,
+    ``first_pass`` asks the stack for one pass over the whole grid before any window
+    and turns what it measured into parameters to pin (global statistics). ``check(stack,
     feature)`` refuses, before any pass, what the feature cannot compute on the stack's
     grid and inputs (a radius wider than the raster, an input without data).
     ``one_hot`` marks a feature whose values are the input's category codes, one band
@@ -120,7 +144,7 @@ class FeatureDef:
     band_suffixes: Callable[[dict, InputSpec], list[str]] | None = None
     classes: dict[int, str] | None = None
     colours: dict[int, tuple[int, int, int]] | None = None
-    prepare: Callable[..., dict] | None = None
+    first_pass: FirstPass | None = None
     internal_params: tuple[str, ...] = field(default=())
     check: Callable[..., None] | None = None
     one_hot: bool = False

@@ -34,6 +34,8 @@ from georaster_dl.io.files import publish as publish_file
 from georaster_dl.grid import TILE_SIZE, Grid
 
 COMPRESSIONS = ("zstd", "deflate", "lzw", "none")
+#: Nodata of class-code rasters (Byte): codes start at 1.
+CLASS_NODATA = 0
 PARTIAL_SUFFIX = ".partial"
 
 

@@ -52,9 +52,10 @@ import numpy as np
 from georaster_dl import __version__
 from georaster_dl.errors import GeoRasterDLError, ModelFileError, OutputError
 from georaster_dl.io.files import atomic_output, check_input_file, check_output_path
+from georaster_dl.io.schema import NUMBER, schema_problem
 from georaster_dl.metrics import plain_json
-from georaster_dl.models.network import TASKS
-from georaster_dl.models.preprocess import Preprocessor, transform_label
+from georaster_dl.tasks import TASKS, get_task
+from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.spec import StackSpec, load_spec
 
 #: 2: the ONNX forward pass is stored (format 1 files are read; the graph is built on load).
@@ -81,7 +82,6 @@ MAX_TOTAL_BYTES = 1 << 30
 #: (weights compress about 1.1-10x; a bomb 1000x).
 MAX_MEMBERS = 1000
 MAX_RATIO = 100
-_NUM = (int, float)
 #: The shape of ``model.json``: what the code reads, checked once before it is read.
 #: A dict lists required keys ("?key": optional); ``{str: s}`` maps any names to ``s``;
 #: ``[s]`` is a list of ``s``; a tuple lists alternatives.
@@ -90,7 +90,7 @@ MODEL_SCHEMA = {
     "spec": {"inputs": {str: {"path": str}}, "features": list}, "band_names": [str], "band_kinds": [str],
     "preprocess": {"bands": [{"name": str, "kind": str}]},
     "classes": ([{"name": (str, int), "colour": [int]}], None), "target": (dict, None),
-    "value_range": ([_NUM], None), "options": {"?network": dict}, "metrics": {"?cv": ({str: object}, None)},
+    "value_range": ([NUMBER], None), "options": {"?network": dict}, "metrics": {"?cv": ({str: object}, None)},
     "input_sha256": {str: str}, "versions": {str: str}, "members": [{"name": str, "sha256": str}],
     "?forward_graph": {"name": str, "sha256": str},
 }
@@ -180,7 +180,7 @@ class ModelBundle:
 
     @property
     def n_outputs(self) -> int:
-        return len(self.classes) if self.task == "landform" else 1
+        return get_task(self.task).n_outputs(len(self.classes or []))
 
     def check_bands(self, band_names: list[str], overridden: bool) -> None:
         """Refuse a stack whose bands are not the ones the networks were trained on.
@@ -285,7 +285,7 @@ def load_bundle(path: str | os.PathLike, networks: bool = True) -> ModelBundle:
     ('landform', 1)
     """
     path = Path(path).expanduser()
-    with _open_zip(path) as zf:
+    with open_model_zip(path) as zf:
         doc = read_document(zf, path)
         members = [_read_checked(zf, m["name"], m["sha256"], path) for m in doc["members"]]
         shapes = [_check_layers(data, m["name"], path) for m, data in zip(doc["members"], members)]
@@ -367,44 +367,6 @@ def read_document(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     return doc
 
 
-def describe_bundle(path: str | os.PathLike, as_json: bool = False) -> str:
-    """A readable description of a model file (what ``georaster-dl info model.gdl`` prints).
-
-    Only ``model.json`` is read and verified; the networks are not loaded.
-    """
-    path = Path(path).expanduser()
-    with _open_zip(path) as zf:
-        doc = read_document(zf, path)
-    doc["file_sha256"] = file_sha256(path)
-    if as_json:
-        return json.dumps(doc, indent=2, sort_keys=True)
-    opts = doc.get("options") or {}
-    net = opts.get("network") or {}
-    lines = [f"model file   {path}  (format {doc['format_version']}, sha256 {doc['file_sha256'][:16]}...)",
-             f"task         {doc['task']}",
-             f"created      {doc['created']}  with georaster_dl {doc['versions'].get('georaster_dl', '?')}, "
-             f"keras {doc['versions'].get('keras', '?')}, tensorflow {doc['versions'].get('tensorflow', '?')}",
-             f"network      {len(doc['band_names'])} inputs -> hidden {net.get('hidden')} {net.get('activation')}"
-             f" -> {doc['task']} output; loss {net.get('loss')}, {net.get('optimizer')} lr {net.get('learning_rate')}"
-             f"; {len(doc['members'])} member(s)",
-             "forward      " + ("ONNX graph stored (prediction runs it on ONNX Runtime)" if doc.get("forward_graph")
-                                else "no ONNX graph (format 1): built from the networks on load, which imports "
-                                     "TensorFlow")]
-    if doc.get("classes"):
-        lines.append("classes      " + ", ".join(str(c["name"]) for c in doc["classes"]))
-    lines.append("inputs")
-    for name, spec in doc["spec"]["inputs"].items():
-        lines.append(f"  {name:<12} {spec.get('kind', 'continuous'):<12} {spec['path']}")
-    lines.append("bands (transform)")
-    for b in doc["preprocess"]["bands"]:
-        lines.append(f"  {b['name']:<28} {b['kind']:<11} {transform_label(b)}")
-    cv = (doc.get("metrics") or {}).get("cv")
-    if cv:
-        keys = [k for k in ("auc_pooled", "auc_mean", "auc_sd", "accuracy", "kappa", "r2", "rmse", "mae") if k in cv]
-        lines.append(f"cv ({cv.get('folds')} folds)  " + ", ".join(f"{k} {cv[k]:.3f}" for k in keys))
-    return "\n".join(lines)
-
-
 def creation_time() -> str:
     """UTC now, or ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
@@ -468,7 +430,14 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _open_zip(path: Path) -> zipfile.ZipFile:
+def open_model_zip(path: Path) -> zipfile.ZipFile:
+    """The model file as an open zip (not yet verified: see :func:`read_document`).
+
+    Raises
+    ------
+    ModelFileError
+        A missing file, a folder, a FIFO or device, or a file that is not a zip.
+    """
     if not os.path.lexists(path):
         raise ModelFileError(f"model file {path} does not exist; check the path")
     check_input_file(path, f"model file {path}")
@@ -590,49 +559,6 @@ def _parse_json(data: bytes, name: str, path: Path) -> Any:
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"{path}: not a valid model file: {name} is not valid JSON ({str(exc)[:200]}); "
                              "the file is corrupt") from None
-
-
-def schema_problem(value: Any, schema: Any, where: str = "") -> str | None:
-    """What in ``value`` does not fit ``schema`` (see :data:`MODEL_SCHEMA`), or None."""
-    name = f"entry {where!r}" if where else "the document"
-    if isinstance(schema, tuple):
-        problems = [schema_problem(value, s, where) for s in schema]
-        return None if None in problems else problems[0]
-    if schema is None:
-        return None if value is None else f"{name} should be null"
-    if isinstance(schema, list):
-        if not isinstance(value, list):
-            return f"{name} should be a list, not {_json_type(value)}"
-        return next((p for i, v in enumerate(value) if (p := schema_problem(v, schema[0], f"{where}[{i}]"))), None)
-    if isinstance(schema, dict):
-        if not isinstance(value, dict):
-            return f"{name} should be a mapping, not {_json_type(value)}"
-        if str in schema:
-            return next((p for k, v in value.items()
-                         if (p := schema_problem(v, schema[str], f"{where}.{k}" if where else str(k)))), None)
-        for key, sub in schema.items():
-            optional, key = key.startswith("?"), key.lstrip("?")
-            inner = f"{where}.{key}" if where else key
-            if key not in value:
-                if not optional:
-                    return f"entry {inner!r} is missing"
-                continue
-            problem = schema_problem(value[key], sub, inner)
-            if problem:
-                return problem
-        return None
-    types = schema if schema is not object else (object,)
-    ok = isinstance(value, types) and not (isinstance(value, bool) and schema in (int, _NUM))
-    return None if ok else f"{name} should be {_json_type_name(schema)}, not {_json_type(value)}"
-
-
-def _json_type(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
-        type(value), "a number")
-
-
-def _json_type_name(schema: Any) -> str:
-    return {str: "text", int: "an integer", dict: "a mapping", list: "a list"}.get(schema, "a number")
 
 
 def _keras_bytes(net, created: str) -> bytes:

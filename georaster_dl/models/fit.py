@@ -25,6 +25,7 @@ import numpy as np
 from georaster_dl.models.network import NetworkOptions, auto_batch_size, build_network
 from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.samples import Samples
+from georaster_dl.tasks import get_task
 
 
 def fit_network(train: Samples, val: Samples | None, task: str, options: NetworkOptions, n_outputs: int,
@@ -128,7 +129,7 @@ def target_scaling(y: np.ndarray) -> dict[str, float]:
 
 
 def _class_weights(y: np.ndarray, n_outputs: int, task: str, mode: str) -> np.ndarray | None:
-    if task == "regression" or mode == "none":
+    if not get_task(task).classifies or mode == "none":
         return None
     k = max(n_outputs, 2)
     counts = np.bincount(y, minlength=k).astype(np.float64)
@@ -141,12 +142,7 @@ def _class_weights(y: np.ndarray, n_outputs: int, task: str, mode: str) -> np.nd
 def _arrays(s: Samples, task: str, n_outputs: int, preprocess: Preprocessor, target: dict | None,
             weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = preprocess.apply(s.x)
-    if task == "landform":
-        y = np.eye(n_outputs, dtype=np.float32)[s.y]
-    elif task == "prospectivity":
-        y = s.y.astype(np.float32)[:, None]
-    else:
-        y = ((s.y - target["mean"]) / target["std"]).astype(np.float32)[:, None]
+    y = get_task(task).network_targets(s.y, n_outputs, target)
     w = np.ones(len(s), np.float32) if weights is None else weights[s.y].astype(np.float32)
     return x, y, w
 

@@ -26,21 +26,16 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from georaster_dl.errors import UserInputError, closest, one_of
+from georaster_dl.tasks import TASKS, get_task
 
-TASKS = ("landform", "prospectivity", "regression")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "leaky_relu", "softplus", "linear")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 CLASS_WEIGHTS = ("balanced", "none")
 #: Most weights a network may hold (16 bytes each to train with Adam: 0.8 GiB).
 MAX_WEIGHTS = 50_000_000
-#: Losses a task accepts; the first is its default.
-TASK_LOSSES = {"landform": ("categorical_crossentropy", "mse"),
-               "prospectivity": ("binary_crossentropy", "mse"),
-               "regression": ("mse", "mae", "huber")}
 #: Automatic batch size: aim at this many gradient steps an epoch, batches within these limits.
 STEPS_PER_EPOCH = 16
 BATCH_LIMITS = (16, 256)
-OUTPUT_ACTIVATION = {"landform": "softmax", "prospectivity": "sigmoid", "regression": "linear"}
 
 
 class OptionError(UserInputError, ValueError):
@@ -107,10 +102,11 @@ class NetworkOptions:
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
-        loss = self.loss or TASK_LOSSES[task][0]
-        if loss not in TASK_LOSSES[task]:
-            raise OptionError(f"loss {loss!r} does not fit a {task} model{closest(loss, TASK_LOSSES[task])}; "
-                              f"valid: {one_of(TASK_LOSSES[task])}")
+        losses = get_task(task).losses
+        loss = self.loss or losses[0]
+        if loss not in losses:
+            raise OptionError(f"loss {loss!r} does not fit a {task} model{closest(loss, losses)}; "
+                              f"valid: {one_of(losses)}")
         if not 0 <= self.dropout < 1:
             raise OptionError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not self.learning_rate > 0:
@@ -223,7 +219,7 @@ def build_network(n_inputs: int, n_outputs: int, task: str, options: NetworkOpti
         x = keras.layers.Dense(units, activation=options.activation, name=f"hidden_{i}")(x)
         if options.dropout > 0:
             x = keras.layers.Dropout(options.dropout, name=f"dropout_{i}")(x)
-    outputs = keras.layers.Dense(n_outputs, activation=OUTPUT_ACTIVATION[task], name="output")(x)
+    outputs = keras.layers.Dense(n_outputs, activation=get_task(task).output_activation, name="output")(x)
     model = keras.Model(inputs, outputs, name="network")
     model.compile(optimizer=_optimizer(options), loss=options.loss)
     return model

@@ -3,7 +3,8 @@
 Each continuous band goes through a transform, then is standardised (zero mean, unit
 variance over the training samples). One-hot and class-code bands pass unchanged.
 
-Transforms (named per input or per band in the StackSpec, see :data:`TRANSFORMS`):
+Transforms (named per input or per band in the StackSpec, see
+:data:`georaster_dl.transforms.TRANSFORMS`):
 
 ``clip``, ``clip(lo, hi)``
     Clip at the ``lo``/``hi`` percentiles of the training values (0.5 and 99.5 by
@@ -63,9 +64,9 @@ from typing import Any
 
 import numpy as np
 
-from georaster_dl.errors import SpecError, closest, one_of
+from georaster_dl.errors import SpecError
+from georaster_dl.transforms import parse_transform
 
-TRANSFORMS = ("none", "log", "log1p", "quantile", "normal", "clip", "robust", "auto")
 #: Transform of continuous bands the spec does not name.
 DEFAULT_TRANSFORM = "auto"
 CLIP_PERCENTILES = (0.5, 99.5)
@@ -186,24 +187,6 @@ def transform_label(band: dict[str, Any]) -> str:
     """A fitted band's transform as a user named it: ``normal (auto)``, ``clip``, ``-`` (none)."""
     name = band.get("scores") if band.get("transform") == "quantile" and band.get("scores") else band.get("transform")
     return f"{name or '-'}{' (auto)' if band.get('auto') else ''}"
-
-
-def parse_transform(text: str, where: str) -> tuple[str, tuple[float, ...]]:
-    """Split ``'clip(1, 99)'`` into ``('clip', (1.0, 99.0))``; check the name and arguments."""
-    name, _, rest = str(text).partition("(")
-    name = name.strip()
-    if name not in TRANSFORMS:
-        raise SpecError(f"{where}: unknown transform {text!r}{closest(name, TRANSFORMS)}; valid: {one_of(TRANSFORMS)}")
-    args: tuple[float, ...] = ()
-    if rest:
-        try:
-            args = tuple(float(a) for a in rest.rstrip(")").split(",") if a.strip())
-        except ValueError:
-            args = (-1.0,)
-        if name != "clip" or len(args) != 2 or not 0 <= args[0] < args[1] <= 100:
-            raise SpecError(f"{where}: {text!r} is not valid; only clip takes arguments, two percentiles "
-                            "such as clip(1, 99)")
-    return name, args
 
 
 def _fit_band(v: np.ndarray, name: str, text: str) -> dict[str, Any]:

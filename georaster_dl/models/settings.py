@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from georaster_dl.errors import UserInputError
+from georaster_dl.tasks import get_task
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,23 @@ class TrainSettings:
     presence_neighbours: int = 0
     tune: bool = False
 
-    def check(self, task: str) -> None:
-        """Raise :class:`UserInputError` naming the first option whose value cannot work."""
+    def validated(self, task: str) -> TrainSettings:
+        """Check every setting for ``task``; return a copy with numbers of the right types.
+
+        Raises
+        ------
+        UserInputError
+            Naming the first option whose value cannot work.
+        """
+        typed = replace(self, background_ratio=float(self.background_ratio), buffer=float(self.buffer),
+                        ensemble=int(self.ensemble), seed=int(self.seed), cv_folds=int(self.cv_folds),
+                        cv_block_size=None if self.cv_block_size is None else float(self.cv_block_size),
+                        cv_buffer=float(self.cv_buffer), presence_neighbours=int(self.presence_neighbours),
+                        tune=bool(self.tune))
+        typed._check(task)
+        return typed
+
+    def _check(self, task: str) -> None:
         for flag, value in (("--background-ratio", self.background_ratio), ("--buffer", self.buffer),
                             ("--cv-block-size", self.cv_block_size), ("--cv-buffer", self.cv_buffer)):
             if value is not None and not math.isfinite(value):
@@ -37,7 +53,7 @@ class TrainSettings:
             raise UserInputError(f"--cv-block-size must be a positive distance in grid units, got {self.cv_block_size}")
         if int(self.ensemble) < 1:
             raise UserInputError(f"--ensemble must be at least 1, got {self.ensemble}")
-        if self.background_ratio < 0 or (task == "prospectivity" and self.background_ratio == 0):
+        if self.background_ratio < 0 or (get_task(task).draws_background and self.background_ratio == 0):
             raise UserInputError(f"--background-ratio must be positive (background cells per presence), "
                                  f"got {self.background_ratio}")
         if self.buffer < 0 or self.cv_buffer < 0:
