@@ -87,23 +87,12 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
         info(label_summary(labelset, label_data))
         forward = Forward(bundle)
         fitted, note = _baselines(bundle) if baselines else ({}, "not fitted (--no-baselines)")
-        models = [forward, *fitted.values()]
-        s = labelset.samples
-        score_map = None
-        task = get_task(bundle.task)
-        if task.ranks_cells:
-            maps = score_maps(stack, [MapScorer([m]) for m in models], message="scoring every valid cell")
-            score_map = maps[0]
-            results = [_prospectivity(m, s.subset(s.y == 1), s.subset(s.y == 0)) for m in maps]
-        else:
-            y = _match_classes(labelset.classes, bundle.classes)[s.y] if bundle.classes else s.y
-            names = [c["name"] for c in bundle.classes] if bundle.classes else None
-            results = [task.label_metrics(y, m(s.x)[0], names) for m in models]
+        results, score_map = _score(stack, bundle, labelset, [forward, *fitted.values()])
         result = results[0]
         result["baselines"] = {name: {k: v for k, v in r.items() if k not in ("roc", "curve")}
                                for name, r in zip(fitted, results[1:])}
         result["baselines_note"] = note
-        metrics = {"task": bundle.task, "labels": {"n_used": len(s), "n_nodata": labelset.n_nodata,
+        metrics = {"task": bundle.task, "labels": {"n_used": len(labelset.samples), "n_nodata": labelset.n_nodata,
                                                    "n_outside": int(getattr(label_data, "n_outside", 0))},
                    "evaluation": result}
         if metrics_path is not None:
@@ -115,6 +104,18 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
             title = f"Evaluation of {Path(model).name if not isinstance(model, ModelBundle) else 'a model'}"
             write_report(report_path, bundle, metrics, thumb, title=title, overwrite=overwrite)
     return plain_json(metrics)
+
+
+def _score(stack: Stack, bundle: ModelBundle, labelset, models: list) -> tuple[list[dict], np.ndarray | None]:
+    """Figures of each model (the network first) on the labels, and the network's score map
+    (tasks whose scores rank every valid cell) or None."""
+    task, s = get_task(bundle.task), labelset.samples
+    if task.ranks_cells:
+        maps = score_maps(stack, [MapScorer([m]) for m in models], message="scoring every valid cell")
+        return [_prospectivity(m, s.subset(s.y == 1), s.subset(s.y == 0)) for m in maps], maps[0]
+    y = _match_classes(labelset.classes, bundle.classes)[s.y] if bundle.classes else s.y
+    names = [c["name"] for c in bundle.classes] if bundle.classes else None
+    return [task.label_metrics(y, m(s.x)[0], names) for m in models], None
 
 
 def _baselines(bundle: ModelBundle) -> tuple[dict, str]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import click
 
 from georaster_dl.cli.options import overwrite_option
-from georaster_dl.models.network import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS, NetworkOptions
-from georaster_dl.models.settings import TrainSettings
+from georaster_dl.models.config import TrainConfig
+from georaster_dl.models.network import ACTIVATIONS, CLASS_WEIGHTS, OPTIMIZERS
 from georaster_dl.tasks import TASKS, get_task
 
 _LOSSES = tuple(dict.fromkeys(loss for task in TASKS for loss in get_task(task).losses))
-_NET, _RUN = NetworkOptions(), TrainSettings()
+_DEFAULTS = TrainConfig(TASKS[0])  # every default, defined once in the config's dataclasses
+_NET, _RUN = _DEFAULTS.network, _DEFAULTS.settings
 
 
 @click.command("train")
@@ -58,7 +59,7 @@ _NET, _RUN = NetworkOptions(), TrainSettings()
                    "32,16 units with dropout 0.3) by inner 3-fold spatial CV; the choice is recorded in the "
                    "model file. About 3x the training time.")
 @click.option("--seed", type=int, default=_RUN.seed, show_default=True, help="Same seed, same model and metrics.")
-@click.option("--baselines/--no-baselines", default=True, show_default=True,
+@click.option("--baselines/--no-baselines", default=_DEFAULTS.baselines, show_default=True,
               help="With --cv-folds, also fit logistic (regression: linear) regression and a random forest on "
                    "the same folds and samples and report the network's lift over them.")
 @click.option("--out", required=True, type=click.Path(), help="Model file to write (.gdl).")
