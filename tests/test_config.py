@@ -15,7 +15,8 @@ from georaster_dl.models.settings import TrainSettings
 OPTIONS = {"hidden": "24,12", "activation": "tanh", "dropout": 0.25, "loss": "mse", "optimizer": "sgd",
            "learning_rate": 0.01, "epochs": 7, "batch_size": 33, "patience": 3, "class_weights": "none",
            "background_ratio": 4, "buffer": 150, "ensemble": 3, "seed": 9, "cv_folds": 4, "cv_block_size": 2500,
-           "cv_buffer": 100, "label_field": "kind", "where": "mag >= 4", "layer": "points", "baselines": False}
+           "cv_buffer": 100, "presence_neighbours": 2, "tune": True, "label_field": "kind", "where": "mag >= 4",
+           "layer": "points", "baselines": False}
 
 
 def test_every_option_reaches_its_own_field():
@@ -24,7 +25,7 @@ def test_every_option_reaches_its_own_field():
                                             optimizer="sgd", learning_rate=0.01, epochs=7, batch_size=33,
                                             patience=3, class_weights="none")
     assert config.settings == TrainSettings(background_ratio=4.0, buffer=150.0, ensemble=3, seed=9, cv_folds=4,
-                                            cv_block_size=2500.0, cv_buffer=100.0)
+                                            cv_block_size=2500.0, cv_buffer=100.0, presence_neighbours=2, tune=True)
     assert (config.label_field, config.where, config.layer, config.baselines) == ("kind", "mag >= 4", "points", False)
     # the names the config takes are exactly the fields of its parts: one place for each default
     names = {f.name for part in (NetworkOptions, TrainSettings) for f in fields(part)}

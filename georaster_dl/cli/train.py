@@ -54,7 +54,7 @@ _NET, _RUN = _DEFAULTS.network, _DEFAULTS.settings
 @click.option("--ensemble", type=int, default=_RUN.ensemble, show_default=True,
               help="Members (seeds and background draws); predictions give their mean and SD "
                    "(5 members scored higher than 1 on 7 of 9 real targets measured).")
-@click.option("--tune", is_flag=True, default=False,
+@click.option("--tune", is_flag=True, default=_RUN.tune,
               help="Choose each model's network options among a few candidates (as given; 50 epochs; "
                    "32,16 units with dropout 0.3) by inner 3-fold spatial CV; the choice is recorded in the "
                    "model file. About 3x the training time.")

@@ -2,8 +2,8 @@
 
 Each candidate changes a few network options of the ones given; each is trained (one member)
 on the training rows outside each of :data:`INNER_FOLDS` spatial block folds of those rows and
-scored on the rows inside (pooled: ROC AUC of presences against background and absences,
-R², or accuracy). The best candidate wins; ties go to the first (the options as given). The
+scored on the rows inside, pooled, by the task's row score (ROC AUC of presences against
+background and absences, R², or accuracy). The best candidate wins; ties go to the first (the options as given). The
 cost is bounded: ``len(CANDIDATES) * INNER_FOLDS`` single networks per model selected.
 Everything is seeded, so the same seed makes the same choice. The inner folds reuse the
 outer model's input and target scaling (fitted on all of its training rows, labels unused).
@@ -22,6 +22,7 @@ from georaster_dl.models.fit import fit_network
 from georaster_dl.models.network import NetworkOptions
 from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.samples import Samples
+from georaster_dl.tasks import get_task
 
 #: Candidates: a name and the network options each changes (the first: the options as given).
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -54,9 +55,10 @@ def select_options(samples: Samples, task: str, options: NetworkOptions, n_outpu
     options : NetworkOptions
         The chosen candidate (``options`` itself when the rows cannot be split into folds).
     record : dict
-        ``chosen`` (name), ``scores`` (name: pooled score) and ``metric``, or ``skipped`` (why).
+        ``chosen`` (name) and ``scores`` (name: pooled score), or ``skipped`` (why).
     """
-    anchor = samples.subset(samples.y == 1) if task == "prospectivity" else samples
+    kind = get_task(task)
+    anchor = samples.subset(samples.y == 1) if kind.draws_background else samples
     try:
         folds = SpatialFolds.make(grid, INNER_FOLDS, block_size, seed, anchor.rows, anchor.cols)
     except UserInputError as exc:
@@ -72,19 +74,9 @@ def select_options(samples: Samples, task: str, options: NetworkOptions, n_outpu
                                  int(np.random.SeedSequence([seed, c, f]).generate_state(1)[0] & 0x7FFFFFFF))
             if held.any():
                 pred[held] = np.asarray(net(preprocess.apply(samples.x[held]), training=False))
-        scores[name] = round(_score(task, samples.y, pred, target), 6)
+        if target is not None:  # the network's outputs are the target's z-scores
+            pred = pred * target["std"] + target["mean"]
+        scores[name] = round(float(kind.row_score(samples.y, pred)), 6)
     best = max(range(len(CANDIDATES)), key=lambda i: (scores[CANDIDATES[i][0]], -i))
-    metric = {"prospectivity": "auc", "regression": "r2", "landform": "accuracy"}[task]
-    return replace(options, **CANDIDATES[best][1]), {"chosen": CANDIDATES[best][0], "metric": metric,
-                                                     "scores": scores}
+    return replace(options, **CANDIDATES[best][1]), {"chosen": CANDIDATES[best][0], "scores": scores}
 
-
-def _score(task: str, y: np.ndarray, pred: np.ndarray, target: dict | None) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    if task == "prospectivity":
-        return float(roc_auc_score(y, pred[:, 0])) if np.unique(y).size == 2 else 0.5
-    if task == "landform":
-        return float(np.mean(pred.argmax(axis=1) == y))
-    z = (y - target["mean"]) / target["std"]
-    return float(1 - ((z - pred[:, 0]) ** 2).sum() / max(((z - z.mean()) ** 2).sum(), 1e-12))
