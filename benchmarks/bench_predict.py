@@ -231,6 +231,7 @@ def explain(size: int) -> dict:
         result[side] = {"plain": plain, "explain": explained,
                         "wall_multiple": explained["wall_s"] / plain["wall_s"],
                         "cpu_multiple": explained["cpu_s"] / plain["cpu_s"]}
+        print(json.dumps({side: result[side]}, default=float), file=sys.stderr, flush=True)
     result["large_over_small_explain_rss"] = (result[2 * size]["explain"]["peak_rss_mib"]
                                               / result[size]["explain"]["peak_rss_mib"])
     return result

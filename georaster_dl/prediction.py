@@ -12,6 +12,7 @@ line, and TensorFlow never is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from georaster_dl.engine.journal import (Journal, OutputLock, discard_interrupte
 from georaster_dl.engine.outputs import OutputFile, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
 from georaster_dl.errors import Interrupted, OutputError, UserInputError
-from georaster_dl.explain import EXPLAIN_KEY
+from georaster_dl.explain import EXPLAIN_KEY, single_thread_blas
 from georaster_dl.grid import check_window_size
 from georaster_dl.io.files import absolute, check_free, check_output_path, is_regular_file
 from georaster_dl.io.qml import qml_path, write_qml
@@ -155,7 +156,8 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
                                 "window": window, "bands": [f.descriptions for f in files], "compress": compress,
                                 "grid": grid.to_dict()})
         start = _open_writers(writers, journal, resume)
-        _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides, providers)
+        with single_thread_blas() if explain else contextlib.nullcontext():
+            _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides, providers)
     finally:
         predictor.close()
     return _finish(writers, journal, len(windows)), files
