@@ -139,3 +139,18 @@ def test_without_explain_no_explain_file_is_written(workspace, tmp_path):
     _, models = workspace
     written = predict(models["regression"], tmp_path / "m.tif", window=512)
     assert [p.name for p in written] == ["m.tif"] and not (tmp_path / "m_explain.tif").exists()
+
+
+def test_explain_works_without_tensorflow(workspace, tmp_path):
+    import subprocess
+    import sys
+
+    from test_predict import _WITHOUT_TENSORFLOW
+
+    _, models = workspace
+    out = tmp_path / "m.tif"
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_TENSORFLOW, "predict", str(models["landform"]), str(out),
+                           "--explain"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    bands, names, tags = _read(tmp_path / "m_explain.tif")
+    assert len(names) == 4 and len(tags[BASELINE_TAG].split()) == 3 and np.isfinite(bands).any()
