@@ -38,6 +38,7 @@ from georaster_dl.errors import ModelFileError
 from georaster_dl.io import qml
 from georaster_dl.models.onnx_graph import _LEAKY_SLOPE, _SELU, DenseLayer
 from georaster_dl.models.preprocess import Preprocessor
+from georaster_dl.tasks import get_task
 
 #: Midpoint steps of the path integral. On the sample prospectivity model (2-member ensemble,
 #: 58,189 valid cells) the largest completeness error was 0.022 with 8 steps (99.997% of cells
@@ -158,7 +159,8 @@ class Explainer:
     """
 
     def __init__(self, bundle, steps: int = IG_STEPS) -> None:
-        self.task = bundle.task
+        # several outputs (class probabilities): the class the map shows is explained
+        self.per_class = bundle.n_outputs > 1
         self.steps = int(steps)
         self.members = member_layers(bundle)
         layout = bundle.compact_layout()
@@ -188,7 +190,7 @@ class Explainer:
                              "the network sees, from the baseline 0 (continuous bands at their training mean, "
                              "one-hot inputs no category); baseline output + sum of bands = prediction; "
                              + ("the baseline lists one value per class; attributions are to the probability "
-                                "of the class shown" if self.task == "landform" else "")).rstrip("; ")}
+                                "of the class shown" if self.per_class else "")).rstrip("; ")}
 
     def _forward(self, layers: list[DenseLayer], h1: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Pre-activations and outputs of every layer from the first layer's pre-activation ``h1``."""
@@ -240,7 +242,7 @@ class Explainer:
     def _chunk(self, rows: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
         z = self.preprocess.apply(rows[:, self.plain])
         positions = rows[:, self.onehot].astype(np.int64) + 1
-        cls = np.argmax(mean, axis=1) if self.task == "landform" else None
+        cls = np.argmax(mean, axis=1) if self.per_class else None
         columns = np.zeros((len(rows), len(self.plain) + len(self.onehot)), np.float64)
         alphas = ((np.arange(self.steps) + 0.5) / self.steps).astype(np.float32)  # float64 would upcast every product
         for m, layers in enumerate(self.members):
@@ -250,7 +252,7 @@ class Explainer:
             columns[:, self.plain] += z * (grad @ self.plain_rows[m].T)
             for k, j in enumerate(self.onehot):
                 columns[:, j] += np.einsum("nh,nh->n", grad, self.onehot_rows[m][k][positions[:, k]])
-        columns *= (1.0 if self.task == "landform" else self.scale) / len(self.members)
+        columns *= self.scale / len(self.members)
         return np.stack([columns[:, cols].sum(axis=1) for cols in self._columns], axis=1)
 
     def _outputs(self, z: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -259,7 +261,7 @@ class Explainer:
         mean = np.mean([self._forward(layers, self._first_product(m, z, positions)
                                       + (0 if layers[0].bias is None else layers[0].bias))[1][-1]
                         for m, layers in enumerate(self.members)], axis=0)
-        return mean if self.task == "landform" else mean * self.scale + self.shift
+        return mean * self.scale + self.shift
 
     def check(self, forward, n: int = 256) -> None:
         """Refuse weights whose forward pass differs from the ONNX graph's ``forward`` (a
@@ -272,7 +274,7 @@ class Explainer:
             rows[:, j] = rng.integers(-1, len(self.onehot_rows[0][k]) - 1, n)
         theirs = forward(rows, compact=True)[0]
         ours = self._outputs(self.preprocess.apply(rows[:, self.plain]), rows[:, self.onehot].astype(np.int64) + 1)
-        worst = float(np.max(np.abs(ours - theirs), initial=0.0)) / (1.0 if self.task == "landform" else self.scale)
+        worst = float(np.max(np.abs(ours - theirs), initial=0.0)) / self.scale
         if not worst <= CHECK_TOLERANCE:
             raise ModelFileError(f"the weights read for --explain give outputs {worst:.3g} away from the model's "
                                  "forward graph; the file is inconsistent: retrain the model")
@@ -291,7 +293,7 @@ def explain_output(out: Path, bundle) -> OutputFile:
     """The explain file of a prediction into ``out``: ``OUT_explain.tif``, one band per feature,
     styled with a diverging ramp over +-1/4 of the output's range (probabilities: +-0.25;
     regression: a quarter of the training targets' 2-98% range), band 1 shown."""
-    lo, hi = bundle.value_range if bundle.task == "regression" and bundle.value_range else (0.0, 1.0)
+    lo, hi = get_task(bundle.task).fixed_range or bundle.value_range or (0.0, 1.0)
     half = (hi - lo) / 4 or 1.0
     return OutputFile(EXPLAIN_KEY, out.with_name(f"{out.stem}{EXPLAIN_SUFFIX}{out.suffix}"),
                       [name for name, _ in feature_columns(bundle)], "float32", float("nan"),
