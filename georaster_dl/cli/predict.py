@@ -41,7 +41,7 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--explain", is_flag=True,
               help="Also write OUT_explain.tif: per feature of the model, its Integrated Gradients attribution to "
                    "the output (probability, value, or the shown class's probability) from the training mean; "
-                   "baseline output (tag GDL_BASELINE) + sum of the bands = the prediction. Costs 6-25x the CPU of "
+                   "baseline output (tag GDL_BASELINE) + sum of the bands = the prediction. Costs 6-26x the CPU of "
                    "a plain prediction (BENCHMARKS.md).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its journal.")
 @compress_option
