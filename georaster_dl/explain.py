@@ -161,6 +161,7 @@ class Explainer:
     def __init__(self, bundle, steps: int = IG_STEPS) -> None:
         # several outputs (class probabilities): the class the map shows is explained
         self.per_class = bundle.n_outputs > 1
+        self.path = bundle.path
         self.steps = int(steps)
         self.members = member_layers(bundle)
         layout = bundle.compact_layout()
@@ -276,7 +277,7 @@ class Explainer:
         ours = self._outputs(self.preprocess.apply(rows[:, self.plain]), rows[:, self.onehot].astype(np.int64) + 1)
         worst = float(np.max(np.abs(ours - theirs), initial=0.0)) / self.scale
         if not worst <= CHECK_TOLERANCE:
-            raise ModelFileError(f"the weights read for --explain give outputs {worst:.3g} away from the model's "
+            raise ModelFileError(f"{self.path}: the weights read for --explain give outputs {worst:.3g} away from its "
                                  "forward graph; the file is inconsistent: retrain the model")
 
 
