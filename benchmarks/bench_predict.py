@@ -16,12 +16,16 @@ Three measurements (issues 5 and 12):
    whole process timed, peak RSS, seconds to the first progress line; in the same run the
    I/O floor: a fresh Python process reading the three inputs with rasterio and writing
    one float32 ZSTD GeoTIFF of the grid.
+4. ``explain``: the cost of ``predict --explain`` (issue 13) as a multiple of a plain
+   ``predict`` of the same model (the pipeline's DEM and 64-64 network), wall and CPU time
+   and peak RSS, on a ``--size`` DEM and one of twice the side (memory stays bounded).
 
 Usage::
 
     .venv/bin/python benchmarks/bench_predict.py pipeline [--size 8192] [--device gpu]
     .venv/bin/python benchmarks/bench_predict.py memory [--small 4000 --large 20000]
     .venv/bin/python benchmarks/bench_predict.py cloncurry
+    .venv/bin/python benchmarks/bench_predict.py explain [--size 1024]
 
 The networks are freshly initialised (seeded): throughput does not depend on what a
 network learned. Work files go to benchmarks/work/ (git-ignored). On a GPU machine (with
@@ -217,16 +221,32 @@ def cloncurry() -> dict:
             "first_progress_line_s": first}
 
 
+def explain(size: int) -> dict:
+    result = {}
+    for side in (size, 2 * size):
+        _, model = dem_model(side)
+        plain = run_measured(CLI + ["predict", str(model), str(WORK / f"plain_{side}.tif"), "--overwrite"])
+        explained = run_measured(CLI + ["predict", str(model), str(WORK / f"explained_{side}.tif"), "--overwrite",
+                                        "--explain"])
+        result[side] = {"plain": plain, "explain": explained,
+                        "wall_multiple": explained["wall_s"] / plain["wall_s"],
+                        "cpu_multiple": explained["cpu_s"] / plain["cpu_s"]}
+        print(json.dumps({side: result[side]}, default=float), file=sys.stderr, flush=True)
+    result["large_over_small_explain_rss"] = (result[2 * size]["explain"]["peak_rss_mib"]
+                                              / result[size]["explain"]["peak_rss_mib"])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["pipeline", "memory", "cloncurry"])
+    parser.add_argument("what", choices=["pipeline", "memory", "cloncurry", "explain"])
     parser.add_argument("--size", type=int, default=8192)
     parser.add_argument("--device", default="auto", help="predict --device of the pipeline run")
     parser.add_argument("--small", type=int, default=4000)
     parser.add_argument("--large", type=int, default=20000)
     args = parser.parse_args()
     result = {"pipeline": lambda: pipeline(args.size, args.device), "memory": lambda: memory(args.small, args.large),
-              "cloncurry": cloncurry}[args.what]()
+              "cloncurry": cloncurry, "explain": lambda: explain(args.size)}[args.what]()
     result = {"date": dt.date.today().isoformat(), "machine": machine(), "benchmark": args.what, **result}
     print(json.dumps(result, indent=2, default=float))
     (WORK / f"predict_{args.what}.json").write_text(json.dumps(result, indent=2, default=float))

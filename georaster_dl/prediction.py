@@ -12,7 +12,9 @@ line, and TensorFlow never is.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,7 @@ from georaster_dl.engine.journal import (Journal, OutputLock, discard_interrupte
 from georaster_dl.engine.outputs import OutputFile, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
 from georaster_dl.errors import Interrupted, OutputError, UserInputError
+from georaster_dl.explain import EXPLAIN_KEY, single_thread_blas
 from georaster_dl.grid import check_window_size
 from georaster_dl.io.files import absolute, check_free, check_output_path, is_regular_file
 from georaster_dl.io.qml import qml_path, write_qml
@@ -48,7 +51,7 @@ SCHEDULER_TIMEOUT_S = 3
 def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[str, str] | None = None,
             window: int | None = None, workers: int | None = None, device: str = "auto", scheduler=None,
             bands: tuple[str, ...] | None = None, overwrite: bool = False, resume: bool = False,
-            compress: str = "zstd", overviews: bool = False) -> list[Path]:
+            compress: str = "zstd", overviews: bool = False, explain: bool = False) -> list[Path]:
     """Predict ``model`` over its grid into ``out`` (and sibling files for landform probabilities).
 
     Parameters
@@ -76,6 +79,9 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         Output bands (landform: class, probabilities; others: mean, sd).
     overwrite, resume : bool
         Replace existing outputs; continue an interrupted run from its journal.
+    explain : bool
+        Also write ``OUT_explain.tif``: per feature, its Integrated Gradients attribution to
+        the output (see :mod:`georaster_dl.explain`); tag ``GDL_BASELINE`` the baseline output.
 
     Returns
     -------
@@ -95,7 +101,7 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         else:
             discard_interrupted_run(out, overwrite)
         written, files = _predict_locked(model, out, inputs or {}, window, workers, device, scheduler, bands,
-                                         overwrite, resume, compress, overviews)
+                                         overwrite, resume, compress, overviews, explain)
     for f in files:
         if f.style:
             write_qml(f.path, f.style)
@@ -105,17 +111,19 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
 
 def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers: int | None, device: str, scheduler,
                     bands, overwrite: bool, resume: bool, compress: str,
-                    overviews: bool) -> tuple[list[Path], list[OutputFile]]:
+                    overviews: bool, explain: bool) -> tuple[list[Path], list[OutputFile]]:
     client = None if scheduler is None else _client(scheduler)  # first: an unreachable one fails in seconds
     # The first progress line, at once: QGIS shows movement while the model and inputs load.
     with progress("load", 1, "loading model") as bar:
         from georaster_dl.engine.worker import WindowPredictor, auto_window, model_classes
+        from georaster_dl.explain import explain_output
         from georaster_dl.export import spec_hash
         from georaster_dl.models.bundle import load_bundle
 
         providers = select_device(device)
         bundle = load_bundle(model, networks=False)  # verified in full; TensorFlow is never imported
         files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
+        files += [explain_output(out, bundle)] if explain else []
         overrides = {k: str(absolute(v)) for k, v in inputs.items()}
         used_inputs = [model, *(i.path for i in bundle.spec.with_inputs(overrides).inputs.values())]
         for f in files:
@@ -125,7 +133,7 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
                 check_free(partial_path(f.path))
         if not resume:
             check_free(journal_path(out))
-        predictor = WindowPredictor(bundle, overrides, providers)
+        predictor = WindowPredictor(bundle, overrides, providers, explain)
         bar.update()
     try:
         check_device(device, predictor.forward.device)
@@ -137,15 +145,19 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
         info(f"predicting {grid.width} x {grid.height} cells in {len(windows)} windows on {predictor.forward.device}"
              + (" with a dask cluster" if scheduler is not None else f" with {workers} worker(s)"))
         tags = {"model_sha256": bundle.sha256, "spec_sha256": spec_hash(predictor.stack.spec)}
+        if predictor.explainer:
+            files = [replace(f, tags=predictor.explainer.tags) if f.key == EXPLAIN_KEY else f for f in files]
         writers = [GeoTIFFWriter(f.path, grid, len(f.descriptions), f.dtype, f.nodata, descriptions=f.descriptions,
                                  compress=compress, overwrite=overwrite, colormap=f.colormap,
-                                 category_names=f.category_names, tags=tags, overviews=overviews) for f in files]
+                                 category_names=f.category_names, tags={**tags, **(f.tags or {})},
+                                 overviews=overviews) for f in files]
         # a dict, not pairs: it must compare equal after its JSON round trip for --resume
         journal = Journal(out, {"model_sha256": bundle.sha256, "inputs": dict(sorted(overrides.items())),
                                 "window": window, "bands": [f.descriptions for f in files], "compress": compress,
                                 "grid": grid.to_dict()})
         start = _open_writers(writers, journal, resume)
-        _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides, providers)
+        with single_thread_blas() if explain else contextlib.nullcontext():
+            _run(predictor, files, writers, journal, windows, start, workers, client, model, overrides, providers)
     finally:
         predictor.close()
     return _finish(writers, journal, len(windows)), files

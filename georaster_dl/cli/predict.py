@@ -38,17 +38,23 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
               help="Outputs to write: landform class,probabilities; prospectivity/regression mean,sd.")
 @click.option("--task", "expected_task", type=click.Choice(TASKS), default=None,
               help="Refuse a model trained for another task (what a front end mapping one kind of model passes).")
+@click.option("--explain", is_flag=True,
+              help="Also write OUT_explain.tif: per feature of the model, its Integrated Gradients attribution to "
+                   "the output (probability, value, or the shown class's probability) from the training mean; "
+                   "baseline output (tag GDL_BASELINE) + sum of the bands = the prediction. Costs 6-26x the CPU of "
+                   "a plain prediction (BENCHMARKS.md).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its journal.")
 @compress_option
 @overviews_option
 @overwrite_option
 def command(model: str, out: str, inputs: dict, window: int | None, workers: int | None, device: str,
-            scheduler: str | None, bands: str | None, expected_task: str | None, resume: bool, compress: str,
-            overviews: bool, overwrite: bool) -> None:
+            scheduler: str | None, bands: str | None, expected_task: str | None, explain: bool, resume: bool,
+            compress: str, overviews: bool, overwrite: bool) -> None:
     """Predict MODEL (.gdl) over its grid into OUT.tif (+ OUT.qml style).
 
     Landform models write class codes (paletted) and OUT_probabilities.tif; prospectivity
     models the probability (and its SD for ensembles); regression models the value (and SD).
+    With --explain, OUT_explain.tif holds one attribution band per feature.
     Memory stays bounded by a few windows whatever the raster size.
     """
     from georaster_dl.prediction import predict
@@ -57,7 +63,7 @@ def command(model: str, out: str, inputs: dict, window: int | None, workers: int
         check_task(model, expected_task)
     predict(model, out, inputs=inputs, window=window, workers=workers, device=device, scheduler=scheduler,
             bands=tuple(b.strip() for b in bands.split(",")) if bands else None, overwrite=overwrite,
-            resume=resume, compress=compress, overviews=overviews)
+            resume=resume, compress=compress, overviews=overviews, explain=explain)
 
 
 def check_task(model: str, expected: str) -> None:

@@ -44,6 +44,7 @@ class OutputFile:
     style: str | None = None
     colormap: dict | None = None
     category_names: dict | None = None
+    tags: dict | None = None
 
 
 def plan_outputs(out: Path, task: str, classes: list[ClassInfo], ensemble: bool,

@@ -15,6 +15,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from georaster_dl.engine.outputs import ClassInfo, OutputFile, arrange
+from georaster_dl.explain import EXPLAIN_KEY, spread
 from georaster_dl.grid import TILE_SIZE
 from georaster_dl.stack import Stack
 
@@ -75,7 +76,8 @@ class WindowPredictor:
     threads, so a second level of threads would only compete for the same cores.
     """
 
-    def __init__(self, bundle, overrides: dict[str, str], providers: list[str] | None = None) -> None:
+    def __init__(self, bundle, overrides: dict[str, str], providers: list[str] | None = None,
+                 explain: bool = False) -> None:
         from georaster_dl.models.forward import Forward
 
         self.bundle = bundle
@@ -83,6 +85,7 @@ class WindowPredictor:
         try:
             bundle.check_bands(self.stack.band_names, bool(overrides))
             self.forward = Forward(bundle, threads=1, providers=providers)
+            self.explainer = explainer(bundle, self.forward) if explain else None
         except BaseException:
             self.stack.close()
             raise
@@ -98,6 +101,8 @@ class WindowPredictor:
         cells = np.flatnonzero(valid.ravel())
         mean = np.empty((cells.size, self.forward.n_outputs), np.float32)
         sd = np.empty_like(mean) if self.forward.n_members > 1 else None
+        explain = self.explainer if any(f.key == EXPLAIN_KEY for f in files) else None
+        attributions = np.empty((cells.size, len(explain.names)), np.float32) if explain else None
         for start in range(0, cells.size, self.strip):
             part = slice(start, start + self.strip)
             rows = np.ascontiguousarray(flat[:, cells[part]].T)
@@ -105,10 +110,24 @@ class WindowPredictor:
             mean[part] = m
             if sd is not None:
                 sd[part] = s
-        return arrange(files, self.bundle.task, self.classes, mean, sd, valid)
+            if explain:
+                attributions[part] = explain(rows, m)
+        out = arrange([f for f in files if f.key != EXPLAIN_KEY], self.bundle.task, self.classes, mean, sd, valid)
+        if explain:
+            out[EXPLAIN_KEY] = spread(attributions, valid)
+        return out
 
     def close(self) -> None:
         self.stack.close()
+
+
+def explainer(bundle, forward):
+    """The bundle's :class:`~georaster_dl.explain.Explainer`, checked against its ONNX graph."""
+    from georaster_dl.explain import Explainer
+
+    result = Explainer(bundle)
+    result.check(forward)
+    return result
 
 
 def model_classes(bundle) -> list[ClassInfo]:
@@ -117,15 +136,17 @@ def model_classes(bundle) -> list[ClassInfo]:
 
 
 @functools.lru_cache(maxsize=4)
-def worker_predictor(model_path: str, model_sha256: str, overrides: tuple, providers: tuple) -> WindowPredictor:
+def worker_predictor(model_path: str, model_sha256: str, overrides: tuple, providers: tuple,
+                     explain: bool = False) -> WindowPredictor:
     """Load a model's ONNX graph once per worker process (keyed by its checksum) and keep it."""
     from georaster_dl.models.bundle import load_bundle
 
-    return WindowPredictor(load_bundle(model_path, networks=False), dict(overrides), list(providers))
+    return WindowPredictor(load_bundle(model_path, networks=False), dict(overrides), list(providers), explain)
 
 
 def predict_window_task(model_path: str, model_sha256: str, overrides: tuple, providers: tuple,
                         files: list[OutputFile], window: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
     """A dask.distributed task: predict one window (col, row, width, height)."""
-    predictor = worker_predictor(str(Path(model_path)), model_sha256, overrides, providers)
+    predictor = worker_predictor(str(Path(model_path)), model_sha256, overrides, providers,
+                                 any(f.key == EXPLAIN_KEY for f in files))
     return predictor(Window(*window), files)

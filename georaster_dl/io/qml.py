@@ -17,6 +17,8 @@ from georaster_dl.io.files import write_atomic
 PROBABILITY_RAMP = ((0.0, "#2b83ba"), (0.25, "#abdda4"), (0.5, "#ffffbf"), (0.75, "#fdae61"), (1.0, "#d7191c"))
 #: Sequential ramp for uncertainty (standard deviation) and continuous values.
 SEQUENTIAL_RAMP = ((0.0, "#f7fcf5"), (0.5, "#74c476"), (1.0, "#00441b"))
+#: Blue (negative) - white (0) - red (positive), for attributions: give it a range symmetric around 0.
+DIVERGING_RAMP = ((0.0, "#2166ac"), (0.25, "#92c5de"), (0.5, "#f7f7f7"), (0.75, "#f4a582"), (1.0, "#b2182b"))
 
 _HEADER = '<!DOCTYPE qgis PUBLIC \'http://mrcc.com/qgis.dtd\' \'SYSTEM\'>\n<qgis version="3.22.0" styleCategories="AllStyleCategories">\n'
 

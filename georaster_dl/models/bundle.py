@@ -607,3 +607,15 @@ def _content_sha256(doc: dict) -> str:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def member_bytes(bundle: ModelBundle) -> list[tuple[str, bytes]]:
+    """The ``.keras`` members of a loaded bundle's file, each verified against its checksum
+    (the file must still be the one loaded: same SHA-256)."""
+    path = Path(bundle.path)
+    data = path.read_bytes()
+    if _sha256(data) != bundle.sha256:
+        raise ModelFileError(f"{path} changed since it was loaded; run again")
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        doc = read_document(zf, path)
+        return [(m["name"], _read_checked(zf, m["name"], m["sha256"], path)) for m in doc["members"]]
