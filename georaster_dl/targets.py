@@ -7,8 +7,9 @@ GeoPackage in the map's CRS, styled for QGIS by a ``.qml`` beside it.
 
 Memory: the threshold is found from windows of the map (an exact two-pass radix selection
 on the float32 bit patterns, 65,536 counters), and the statistics are accumulated window by
-window; the region labels (int32) and the top-cell mask (bool) are held for the whole grid,
-5 bytes a cell (3.1 M cells: 16 MB).
+window; the top-cell mask (bool), the region labels (int32) and polygonising's mask are held
+for the whole grid: about 10 bytes a cell (measured: 16.8 M cells 329 MiB peak, 67 M cells
+825 MiB, of which about 220 MiB is the process itself; ``benchmarks/bench_targets.py``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ from rasterio.windows import Window
 
 from georaster_dl.errors import InputFileError, OutputError, UserInputError
 from georaster_dl.io.files import check_input_file, check_output_path, publish, write_atomic
+from georaster_dl.progress import warn
 
 #: Layer name of the targets in the GeoPackage.
 LAYER = "targets"
 #: Cells read per window (rows of the map's full width).
 WINDOW_CELLS = 1 << 22
+#: Coverage off --top-area by more than this share of it (ties at the threshold) is warned of.
+TIES_TOLERANCE = 0.05
 #: Number of contributing inputs named per target when an explain raster is given.
 TOP_INPUTS = 3
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -61,7 +65,7 @@ def find_targets(map_path: str | os.PathLike, out: str | os.PathLike, *, top_are
     Returns
     -------
     dict
-        ``threshold``, ``n_valid``, ``n_target_cells``, ``area_fraction``, ``n_targets``, ``path``.
+        ``threshold`` (targets score at least it, or above it when ``strict``), ``strict``, ``n_valid``, ``n_target_cells``, ``area_fraction``, ``n_targets``, ``path``.
 
     Raises
     ------
@@ -85,16 +89,19 @@ def find_targets(map_path: str | os.PathLike, out: str | os.PathLike, *, top_are
         _check_score_map(ds, map_path)
         sd_band = _sd_band(ds)
         explain_names = _check_explain(explain, ds) if explain is not None else []
-        n_valid, threshold = _threshold(ds, top_area)
-        labels, n = _regions(ds, threshold, min_cells)
+        n_valid, threshold, strict = _threshold(ds, top_area)
+        labels, n = _regions(ds, threshold, strict, min_cells)
         if n == 0:
             raise UserInputError(f"--min-cells {min_cells}: no region of the top {top_area}% has that many cells; "
                                  "give a smaller --min-cells")
         stats = _statistics(ds, labels, n, sd_band, explain)
         frame = _frame(labels, n, ds.transform, ds.crs, stats, explain_names, abs(ds.res[0] * ds.res[1]))
     _write(frame, out, overwrite)
-    cells = int(frame["cells"].sum()) if len(frame) else 0
-    return {"threshold": threshold, "n_valid": n_valid, "n_target_cells": cells,
+    cells = int(frame["cells"].sum())
+    if abs(100 * cells / n_valid - top_area) > TIES_TOLERANCE * top_area and min_cells == 1:
+        warn(f"targets cover {100 * cells / n_valid:.2f}% of the valid area, not {top_area:g}%: many cells of map "
+             f"{map_path} share the score {threshold:.6g} at the threshold (a map of few distinct values)")
+    return {"threshold": threshold, "strict": strict, "n_valid": n_valid, "n_target_cells": cells,
             "area_fraction": cells / n_valid, "n_targets": len(frame), "path": out}
 
 
@@ -149,42 +156,54 @@ def _sortable(values: np.ndarray) -> np.ndarray:
     return np.where(bits >> 31 == 1, ~bits, bits | np.uint32(1 << 31))
 
 
-def _threshold(ds, top_area: float) -> tuple[int, float]:
-    """(valid cells, score of the k-th highest valid cell), k = ceil(top_area % of them).
+def _threshold(ds, top_area: float) -> tuple[int, float, bool]:
+    """(valid cells, score of the k-th highest valid cell, strict), k = ceil(top_area % of them).
 
     Exact in two passes over windows: counts of the high 16 bits of the sortable key find
-    the bucket holding the k-th highest, counts of the low 16 bits within it the key.
+    the bucket holding the k-th highest, counts of the low 16 bits within it the key. Cells
+    tied with it are all kept, or all left out (``strict``: keep scores above it) when that
+    comes closer to k (a weights-of-evidence map has a few distinct values).
     """
-    high = np.zeros(1 << 16, dtype=np.int64)
+    size = 1 << 16
+    high = np.zeros(size, dtype=np.int64)
     for w in _windows(ds):
         values, valid = _scores(ds, w)
-        high += np.bincount(_sortable(values[valid]) >> 16, minlength=1 << 16)
+        high += np.bincount(_sortable(values[valid]) >> 16, minlength=size)
     n_valid = int(high.sum())
     if n_valid == 0:
         raise UserInputError(f"map {ds.name} has no valid cells; give a map with scores")
     k = int(np.ceil(n_valid * top_area / 100))
-    above = np.cumsum(high[::-1])  # above[i]: cells in the top i+1 buckets
-    bucket = (1 << 16) - 1 - int(np.searchsorted(above, k))
-    k -= int(above[(1 << 16) - 2 - bucket]) if bucket < (1 << 16) - 1 else 0
-    low = np.zeros(1 << 16, dtype=np.int64)
+    bucket, above_bucket = _kth_from_top(high, k)
+    low = np.zeros(size, dtype=np.int64)
     for w in _windows(ds):
         values, valid = _scores(ds, w)
         keys = _sortable(values[valid])
-        low += np.bincount(keys[keys >> 16 == bucket] & 0xFFFF, minlength=1 << 16)
-    key = (bucket << 16) | ((1 << 16) - 1 - int(np.searchsorted(np.cumsum(low[::-1]), k)))
-    key = np.uint32(key)
+        low += np.bincount(keys[keys >> 16 == bucket] & 0xFFFF, minlength=size)
+    index, above_key = _kth_from_top(low, k - above_bucket)
+    key = np.uint32((bucket << 16) | index)
     bits = key & np.uint32(0x7FFFFFFF) if key >> 31 == 1 else ~key
-    return n_valid, float(np.array([bits], dtype=np.uint32).view(np.float32)[0])
+    above, tied = above_bucket + above_key, int(low[index])
+    strict = 0 < above and k - above < above + tied - k
+    return n_valid, float(np.array([bits], dtype=np.uint32).view(np.float32)[0]), strict
 
 
-def _regions(ds, threshold: float, min_cells: int) -> tuple[np.ndarray, int]:
-    """int32 labels 1..n of the 8-connected regions of cells scoring >= threshold, by window."""
+def _kth_from_top(counts: np.ndarray, k: int) -> tuple[int, int]:
+    """(bin holding the k-th highest item, items in the bins above it) of a histogram."""
+    from_top = np.cumsum(counts[::-1])
+    i = int(np.searchsorted(from_top, k))
+    return counts.size - 1 - i, int(from_top[i - 1]) if i else 0
+
+
+def _regions(ds, threshold: float, strict: bool, min_cells: int) -> tuple[np.ndarray, int]:
+    """int32 labels 1..n of the 8-connected regions of cells scoring >= threshold (> when
+    ``strict``), by window."""
     from scipy import ndimage
 
     mask = np.zeros((ds.height, ds.width), dtype=bool)
     for w in _windows(ds):
         values, valid = _scores(ds, w)
-        mask[w.row_off:w.row_off + w.height] = valid & (values >= np.float32(threshold))
+        top = values > np.float32(threshold) if strict else values >= np.float32(threshold)
+        mask[w.row_off:w.row_off + w.height] = valid & top
     labels, n = ndimage.label(mask, structure=_EIGHT_CONNECTED, output=np.int32)
     del mask
     if min_cells > 1 and n:

@@ -71,6 +71,20 @@ def test_the_threshold_is_the_exact_quantile_read_in_windows(tmp_path, monkeypat
     assert result["threshold"] == valid[k - 1] and result["n_target_cells"] == k
 
 
+def test_ties_at_the_threshold_are_all_kept_or_all_left_out_whichever_comes_closer(tmp_path, capsys):
+    a = np.full((100, 100), 0.1, dtype=np.float32)  # a map of three scores, like weights of evidence
+    a[:6] = 0.5
+    a[50:53] = 0.9
+    path = score_map(tmp_path / "m.tif", a)
+    result = find_targets(path, tmp_path / "t.gpkg", top_area=5)
+    assert result["n_target_cells"] == 300  # the 0.9 rows (3%): nearer 5% than 9% with the 0.5 rows
+    assert "targets cover 3.00% of the valid area, not 5%" in capsys.readouterr().err
+    result = find_targets(path, tmp_path / "t8.gpkg", top_area=8)
+    assert result["n_target_cells"] == 900 and result["n_targets"] == 2
+    result = find_targets(path, tmp_path / "t1.gpkg", top_area=1)  # the top score tied: never nothing
+    assert result["n_target_cells"] == 300
+
+
 def test_regions_are_eight_connected_and_statistics_exact(tmp_path):
     a = np.zeros((20, 20), dtype=np.float32)
     a[2, 2] = a[3, 3] = 0.9        # diagonal neighbours: one region

@@ -30,4 +30,4 @@ def command(map_path: str, out: str, top_area: float, min_cells: int, explain: s
     result = find_targets(map_path, out, top_area=top_area, min_cells=min_cells, explain=explain,
                           overwrite=overwrite)
     info(f"targets: {result['n_targets']} regions covering {100 * result['area_fraction']:.2f}% of the valid area "
-         f"(score >= {result['threshold']:.4g}) written to {result['path']}")
+         f"(score {'>' if result['strict'] else '>='} {result['threshold']:.4g}) written to {result['path']}")
