@@ -29,6 +29,8 @@ from georaster_dl.errors import InputFileError, OutputError, UserInputError
 from georaster_dl.io.files import check_input_file, check_output_path, publish, write_atomic
 from georaster_dl.progress import warn
 
+#: Suffix of the output (a GeoPackage).
+SUFFIX = ".gpkg"
 #: Layer name of the targets in the GeoPackage.
 LAYER = "targets"
 #: Cells read per window (rows of the map's full width).
@@ -81,8 +83,8 @@ def find_targets(map_path: str | os.PathLike, out: str | os.PathLike, *, top_are
     if min_cells < 1:
         raise UserInputError(f"--min-cells must be at least 1; got {min_cells}")
     out = Path(out)
-    if out.suffix.lower() != ".gpkg":
-        raise OutputError(f"output {out} must be a GeoPackage (.gpkg); give a name ending in .gpkg")
+    if out.suffix.lower() != SUFFIX:
+        raise OutputError(f"output {out} must be a GeoPackage ({SUFFIX}); give a name ending in {SUFFIX}")
     inputs = [map_path] + ([explain] if explain is not None else [])
     check_output_path(out, overwrite, inputs=inputs)
     with _open(map_path, "map") as ds:
