@@ -26,8 +26,8 @@ import numpy as np
 
 from georaster_dl.errors import LabelError, UserInputError, closest, one_of
 from georaster_dl.io.files import check_output_path
-from georaster_dl.metrics import (area_metrics, landform_metrics, negative_mask, plain_json, regression_metrics,
-                                  roc_points, write_metrics)
+from georaster_dl.metrics import (area_metrics, calibration, landform_metrics, negative_mask, plain_json,
+                                  regression_metrics, roc_points, write_metrics)
 from georaster_dl.models.bundle import ModelBundle, load_bundle
 from georaster_dl.models.forward import Forward
 from georaster_dl.progress import info
@@ -97,11 +97,12 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
         elif bundle.task == "landform":
             y = _match_classes(labelset.classes, bundle.classes)[s.y]
             names = [c["name"] for c in bundle.classes]
-            results = [landform_metrics(y, m(s.x)[0].argmax(axis=1), names) for m in models]
+            outs = [m(s.x)[0] for m in models]
+            results = [{**landform_metrics(y, out.argmax(axis=1), names), **calibration(out, y)} for out in outs]
         else:
             results = [regression_metrics(s.y, m(s.x)[0][:, 0]) for m in models]
         result = results[0]
-        result["baselines"] = {name: {k: v for k, v in r.items() if k not in ("roc", "curve")}
+        result["baselines"] = {name: {k: v for k, v in r.items() if k not in ("roc", "curve", "pa", "reliability")}
                                for name, r in zip(fitted, results[1:])}
         result["baselines_note"] = note
         metrics = {"task": bundle.task, "labels": {"n_used": len(s), "n_nodata": labelset.n_nodata,

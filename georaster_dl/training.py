@@ -23,7 +23,7 @@ from georaster_dl.cv import SpatialFolds, spatial_holdout
 from georaster_dl.errors import LabelError, UserInputError
 from georaster_dl.importance import feature_groups, permutation_importance
 from georaster_dl.io.files import absolute, check_output_path
-from georaster_dl.metrics import (area_metrics, landform_metrics, mean_sd, negative_mask, plain_json,
+from georaster_dl.metrics import (area_metrics, calibration, landform_metrics, mean_sd, negative_mask, plain_json,
                                   prospectivity_metrics, regression_metrics, roc_points, write_metrics)
 from georaster_dl.models.bundle import ModelBundle, file_sha256, library_versions
 from georaster_dl.models.fit import fit_network, target_scaling
@@ -273,7 +273,8 @@ class _Run:
             cvs = [self._labelled_cv(folds, models) for models in fitted.values()]
         if fitted:
             # The figures only: the fold layout is the network's, the curves are the network's alone.
-            skip = {"k", "block_size", "buffer", "blocks", "folds", "roc", "prediction_rate", "baseline_accuracy"}
+            skip = {"k", "block_size", "buffer", "blocks", "folds", "roc", "prediction_rate", "baseline_accuracy",
+                    "pa", "reliability"}
             metrics["cv"]["baselines"] = {name: {k: v for k, v in cv.items() if k not in skip}
                                           for name, cv in zip(fitted, cvs)}
         if folds is not None:
@@ -300,8 +301,9 @@ class _Run:
             per_fold.append({"fold": f + 1, "auc": m["auc"], "n_positives": m["n_positives"], "n_cells": m["n_cells"]})
         auc_mean, auc_sd = mean_sd([p["auc"] for p in per_fold])
         return {**folds.to_dict(), "folds": folds.k, "auc_pooled": pooled["auc"], "auc_mean": auc_mean,
-                "auc_sd": auc_sd, "per_fold": per_fold, "captured": pooled["captured"],
-                "prediction_rate": pooled["curve"], "roc": roc_points(pos_scores, oof[negatives])}
+                "auc_sd": auc_sd, "auprc_pooled": pooled["auprc"], "auprc_random": pooled["auprc_random"],
+                "per_fold": per_fold, "captured": pooled["captured"], "prediction_rate": pooled["curve"],
+                "pa": pooled["pa"], "roc": roc_points(pos_scores, oof[negatives])}
 
     def _labelled_cv(self, folds: SpatialFolds, forwards: list[Forward]) -> dict[str, Any]:
         s = self.labelled
@@ -309,16 +311,19 @@ class _Run:
         pred = np.zeros(len(s), np.float64)
         per_fold = []
         names = [c["name"] for c in self.labelset.classes or []]
+        probabilities = np.zeros((len(s), len(names)))  # landform: out-of-fold, for calibration
         for f, forward in enumerate(forwards):
             sel = fold_of == f
             out = forward(s.x[sel])[0]
             pred[sel] = out.argmax(axis=1) if self.task == "landform" else out[:, 0]
+            if self.task == "landform":
+                probabilities[sel] = out
             m = (landform_metrics(s.y[sel], pred[sel].astype(np.int64), names) if self.task == "landform"
                  else regression_metrics(s.y[sel], pred[sel]))
             per_fold.append({"fold": f + 1, **{k: m[k] for k in ("accuracy", "kappa", "r2", "rmse", "mae", "n")
                                                if k in m}})
         if self.task == "landform":
-            pooled = landform_metrics(s.y, pred.astype(np.int64), names)
+            pooled = {**landform_metrics(s.y, pred.astype(np.int64), names), **calibration(probabilities, s.y)}
             pooled["baseline_accuracy"] = float(np.bincount(s.y).max() / len(s))
             keys = ("accuracy", "kappa")
         else:
