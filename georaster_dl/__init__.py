@@ -37,6 +37,7 @@ _API = {
     "predict": "georaster_dl.prediction",
     "train": "georaster_dl.training",
     "evaluate": "georaster_dl.evaluation",
+    "find_targets": "georaster_dl.targets",
     "load_bundle": "georaster_dl.models.bundle",
 }
 

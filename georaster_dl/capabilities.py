@@ -80,9 +80,10 @@ def _files() -> dict[str, Any]:
     from georaster_dl.io.qml import qml_path
     from georaster_dl.io.writer import PARTIAL_SUFFIX
     from georaster_dl.models.bundle import SUFFIX
+    from georaster_dl.targets import SUFFIX as TARGETS_SUFFIX
 
     out = Path("out.tif")
     return {"model": SUFFIX, "raster": out.suffix, "style": qml_path(out).suffix,
-            "probabilities": PROBABILITIES_SUFFIX,
+            "probabilities": PROBABILITIES_SUFFIX, "targets": TARGETS_SUFFIX,
             "unfinished": [PARTIAL_SUFFIX, journal_path(out).name[len(out.name):],
                            OutputLock(out).path.name[len(out.name):]]}

@@ -14,12 +14,13 @@ def run_demo(folder: str | Path = "sample_data", quick: bool = False) -> dict[st
 
     Generates the sample data when it is missing, then writes to ``folder/out/``: the
     aligned stack with a PNG preview; a landform model and a prospectivity model (with
-    spatial cross-validation, metrics and HTML reports); their predicted maps; and a PNG
-    of the maps. ``quick`` trains briefly without cross-validation (a smoke run).
+    spatial cross-validation, metrics and HTML reports); their predicted maps; ranked
+    targets of the prospectivity map's top 5% (``targets.gpkg``); and a PNG of the maps. ``quick`` trains briefly without cross-validation (a smoke run).
     """
     from georaster_dl.export import write_stack
     from georaster_dl.prediction import predict
     from georaster_dl.sampledata import write_sample_data
+    from georaster_dl.targets import find_targets
     from georaster_dl.training import train
 
     folder = Path(folder)
@@ -44,6 +45,8 @@ def run_demo(folder: str | Path = "sample_data", quick: bool = False) -> dict[st
         outputs[f"{task}_report"] = out / f"{task}_report.html"
         outputs[f"{task}_map"] = predict(model, out / f"{task}.tif", overwrite=True)[0]
         info(f"{task}: {_headline(metrics)}")
+    outputs["targets"] = find_targets(outputs["prospectivity_map"], out / "targets.gpkg", top_area=5,
+                                      overwrite=True)["path"]
     outputs["maps_preview"] = write_map_preview(outputs["landform_map"], outputs["prospectivity_map"],
                                                 out / "maps_preview.png")
     info(f"demo finished: outputs in {out}")

@@ -89,7 +89,7 @@ def evaluate(model: str | os.PathLike | ModelBundle, labels, *, label_field: str
         fitted, note = _baselines(bundle) if baselines else ({}, "not fitted (--no-baselines)")
         results, score_map = _score(stack, bundle, labelset, [forward, *fitted.values()])
         result = results[0]
-        result["baselines"] = {name: {k: v for k, v in r.items() if k not in ("roc", "curve")}
+        result["baselines"] = {name: {k: v for k, v in r.items() if k not in ("roc", "curve", "pa", "reliability")}
                                for name, r in zip(fitted, results[1:])}
         result["baselines_note"] = note
         metrics = {"task": bundle.task, "labels": {"n_used": len(labelset.samples), "n_nodata": labelset.n_nodata,

@@ -5,7 +5,14 @@ Prospectivity is scored the way the literature does it: the scores at the deposi
 AUC is the probability that a deposit outranks a random cell (ties count one half).
 The success-rate curve (prediction-rate curve when the deposits were held out) plots
 the share of deposits captured against the share of area, cells ranked by score;
-its area is that same AUC.
+its area is that same AUC. The area under the precision-recall curve (AUPRC, average
+precision) of the same deposits-against-cells ranking is given beside it with the value a
+random ranking gets (the share of deposits among the scored cells), and the
+prediction-area (P-A) plot (Yousefi & Carranza 2015) picks a threshold: where the share of
+deposits scoring at least it meets the share of area scoring below it.
+
+Landform models get the expected calibration error (ECE) of their predicted class's
+probability and the reliability diagram it summarises.
 
 Examples
 --------
@@ -27,6 +34,8 @@ import numpy as np
 #: Shares of area at which captured deposits are reported.
 CAPTURE_SHARES = (0.05, 0.10, 0.20)
 CURVE_POINTS = 101
+#: Equal-width confidence bins of the reliability diagram and the expected calibration error.
+CALIBRATION_BINS = 10
 
 
 def area_ranks(positive_scores: np.ndarray, cell_scores: np.ndarray) -> np.ndarray:
@@ -50,24 +59,91 @@ def prospectivity_metrics(positive_scores: np.ndarray, cell_scores: np.ndarray) 
     Returns
     -------
     dict
-        ``auc``, ``captured`` ({"top_5pct": share, ...}), ``curve`` ({"area": [...],
-        "captured": [...]}), ``n_positives``, ``n_cells``. AUC is NaN without positives.
+        ``auc``, ``auprc``, ``auprc_random``, ``captured`` ({"top_5pct": share, ...}), ``curve``
+        ({"area": [...], "captured": [...]}), ``pa`` (:func:`prediction_area`), ``n_positives``,
+        ``n_cells``. AUC and AUPRC are NaN without positives.
     """
-    from sklearn.metrics import roc_auc_score
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
     pos = np.asarray(positive_scores, np.float64)
     cells = np.asarray(cell_scores, np.float64)
     out: dict[str, Any] = {"n_positives": int(pos.size), "n_cells": int(cells.size)}
     if pos.size == 0 or cells.size == 0:
-        return {**out, "auc": float("nan"), "captured": {}, "curve": {"area": [], "captured": []}}
+        return {**out, "auc": float("nan"), "auprc": float("nan"), "captured": {},
+                "curve": {"area": [], "captured": []}}
     y = np.r_[np.ones(pos.size), np.zeros(cells.size)]
     out["auc"] = float(roc_auc_score(y, np.r_[pos, cells]))
+    out["auprc"] = float(average_precision_score(y, np.r_[pos, cells]))
+    out["auprc_random"] = pos.size / y.size
+    out["pa"] = prediction_area(pos, cells)
     ranks = area_ranks(pos, cells)
     out["captured"] = {f"top_{round(s * 100)}pct": float(np.mean(ranks <= s)) for s in CAPTURE_SHARES}
     area = np.linspace(0, 1, CURVE_POINTS)
     out["curve"] = {"area": area.round(4).tolist(),
                     "captured": np.mean(ranks[None, :] <= area[:, None], axis=1).round(4).tolist()}
     return out
+
+
+def prediction_area(positive_scores: np.ndarray, cell_scores: np.ndarray, n: int = CURVE_POINTS) -> dict[str, Any]:
+    """The prediction-area (P-A) plot: shares of deposits and of area scoring at least each threshold.
+
+    Thresholds run evenly over the cells' scores. ``intersection`` is the threshold where the
+    deposits' share is closest to the share of area scoring below it: there, P % of the
+    deposits lie in the (100 - P) % of the area that scores highest.
+
+    Examples
+    --------
+    >>> pa = prediction_area(np.array([0.9, 0.8]), np.linspace(0, 1, 11))
+    >>> pa["intersection"]["deposits"], round(pa["intersection"]["area"], 3)
+    (1.0, 0.273)
+    """
+    pos = np.sort(np.asarray(positive_scores, np.float64))
+    cells = np.sort(np.asarray(cell_scores, np.float64))
+    thresholds = np.linspace(cells[0], cells[-1], n)
+    deposits = 1 - np.searchsorted(pos, thresholds, "left") / pos.size
+    area = 1 - np.searchsorted(cells, thresholds, "left") / cells.size
+    i = int(np.argmin(np.abs(deposits - (1 - area))))
+    return {"threshold": thresholds.round(6).tolist(), "deposits": deposits.round(4).tolist(),
+            "area": area.round(4).tolist(),
+            "intersection": {"threshold": float(thresholds[i]), "deposits": float(deposits[i]),
+                             "area": float(area[i])}}
+
+
+def calibration(probabilities: np.ndarray, y_true: np.ndarray, bins: int = CALIBRATION_BINS) -> dict[str, Any]:
+    """Expected calibration error and reliability diagram of the predicted class's probability.
+
+    Parameters
+    ----------
+    probabilities : numpy.ndarray
+        (n, k) class probabilities.
+    y_true : numpy.ndarray
+        (n,) true class indices.
+    bins : int
+        Equal-width bins of the predicted class's probability (its confidence) over 0-1.
+
+    Returns
+    -------
+    dict
+        ``ece``: the mean over samples of |accuracy - mean confidence| of their bin;
+        ``reliability``: per bin ``confidence`` (mean), ``accuracy`` and ``count`` (NaN when empty).
+
+    Examples
+    --------
+    >>> calibration(np.array([[0.9, 0.1], [0.6, 0.4]]), np.array([0, 1]))["ece"]
+    0.35
+    """
+    p = np.asarray(probabilities, np.float64)
+    y = np.asarray(y_true)
+    confidence = p.max(axis=1)
+    correct = (p.argmax(axis=1) == y).astype(np.float64)
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        conf = np.bincount(which, weights=confidence, minlength=bins) / count
+        acc = np.bincount(which, weights=correct, minlength=bins) / count
+    ece = float(np.nansum(count * np.abs(acc - conf)) / max(y.size, 1))
+    return {"ece": round(ece, 10), "reliability": {"confidence": conf.tolist(), "accuracy": acc.tolist(),
+                                                  "count": count.tolist()}}
 
 
 def area_metrics(score_map: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Sections appear when their figures exist in the metrics: summary and provenance,
 the network beside the baselines of the same folds, training curves, ROC curve,
-success-rate and prediction-rate curves with the share of deposits captured, confusion
-matrix and per-class scores, permutation importance on held-out folds, and a map
+success-rate and prediction-rate curves with the share of deposits captured, the
+prediction-area plot, confusion matrix and per-class scores, the reliability diagram, permutation importance on held-out folds, and a map
 thumbnail. Plots are drawn with matplotlib's ``Figure`` API (Agg), which leaves pyplot's
 global state alone.
 """
@@ -48,7 +48,8 @@ def write_report(path: str | os.PathLike, bundle, metrics: dict[str, Any], thumb
     """
     path = check_output_path(path, overwrite, what="report")
     parts = [f"<h1>{_e(title)}</h1>", _summary(bundle, metrics)]
-    for section in (_baselines, _training_curves, _roc, _rate_curves, _confusion, _importance):
+    for section in (_baselines, _training_curves, _roc, _rate_curves, _prediction_area, _confusion, _reliability,
+                    _importance):
         parts.append(section(metrics, bundle))
     if thumbnail is not None:
         parts.append(_map(thumbnail, bundle))
@@ -68,8 +69,9 @@ def _summary(bundle, metrics: dict) -> str:
     for key, name in (("cv", "spatial cross-validation"), ("evaluation", "evaluation")):
         block = metrics.get(key)
         if block:
-            figures = {k: block[k] for k in ("auc_pooled", "auc_mean", "auc_sd", "auc", "accuracy", "kappa",
-                                             "baseline_accuracy", "r2", "rmse", "mae") if block.get(k) is not None}
+            figures = {k: block[k] for k in ("auc_pooled", "auc_mean", "auc_sd", "auc", "auprc_pooled", "auprc",
+                                             "auprc_random", "accuracy", "kappa", "baseline_accuracy", "ece", "r2",
+                                             "rmse", "mae") if block.get(k) is not None}
             if key == "cv":
                 name += f" ({block.get('folds')} folds, blocks of {block.get('block_size'):g} grid units)"
             rows.append((name, ", ".join(f"{k} {v:.3f}" for k, v in figures.items())))
@@ -79,7 +81,15 @@ def _summary(bundle, metrics: dict) -> str:
     success = (metrics.get("training") or {}).get("success")
     if success:
         rows.append(("in-sample AUC (success rate)", f"{success['auc']:.3f}"))
-    return "<h2>Summary</h2>" + _table(rows)
+    return "<h2>Summary</h2>" + _table(rows) + (_RANKS_NOTE if get_task(bundle.task).draws_background else "")
+
+
+_RANKS_NOTE = ("<p class='note'>The scores of a model trained on deposits against background cells rank cells: "
+               "a higher score is more prospective than a lower one. They are not absolute probabilities of a "
+               "deposit (the background sample's size sets their level), so read thresholds from shares of "
+               "area (success rate, prediction-area plot), not from score values. AUPRC is the area under the "
+               "precision-recall curve of deposits against every valid cell; auprc_random is what a random "
+               "ranking gets (the deposits' share of the cells).</p>")
 
 
 #: Columns of the baselines table: (metrics block, task) -> figures.
@@ -166,6 +176,46 @@ def _rate_curves(metrics: dict, bundle) -> str:
     ax.set(xlabel="area ranked by score (%)", ylabel="deposits captured (%)", title="Success and prediction rates")
     ax.legend()
     return "<h2>Success-rate and prediction-rate curves</h2>" + _img(fig)
+
+
+def _prediction_area(metrics: dict, bundle) -> str:
+    """The P-A plot of the held-out folds (else of the evaluation labels, else in-sample)."""
+    sources = (((metrics.get("cv") or {}).get("pa"), "held-out folds"),
+               ((metrics.get("evaluation") or {}).get("pa"), "these labels"),
+               (((metrics.get("training") or {}).get("success") or {}).get("pa"), "in-sample"))
+    pa, source = next(((p, name) for p, name in sources if p), (None, ""))
+    if not pa:
+        return ""
+    fig, ax = _figure()
+    ax.plot(pa["threshold"], np.asarray(pa["deposits"]) * 100, label="deposits predicted (score ≥ threshold)")
+    ax.plot(pa["threshold"], (1 - np.asarray(pa["area"])) * 100, label="area below the threshold")
+    x = pa["intersection"]
+    ax.axvline(x["threshold"], color="grey", lw=0.8, ls=":")
+    ax.set(xlabel="score threshold", ylabel="%", title=f"Prediction-area plot ({source})")
+    ax.legend(fontsize=8)
+    return ("<h2>Prediction-area plot</h2>" + _img(fig) +
+            f"<p class='note'>Where the curves cross (score {x['threshold']:.3g}), {100 * x['deposits']:.0f} % of "
+            f"the deposits lie in the {100 * x['area']:.0f} % of the area scoring highest.</p>")
+
+
+def _reliability(metrics: dict, bundle) -> str:
+    """The reliability diagram of the predicted class's probability (out-of-fold, or on the labels)."""
+    block = metrics.get("cv") or metrics.get("evaluation") or {}
+    diagram = block.get("reliability")
+    if not diagram:
+        return ""
+    conf, acc = np.asarray(diagram["confidence"], float), np.asarray(diagram["accuracy"], float)
+    fig, ax = _figure(square=True)
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    ax.plot(conf, acc, "o-", label="model")
+    ax.set(xlabel="predicted class's probability (bin mean)", ylabel="share correct", xlim=(0, 1), ylim=(0, 1),
+           title=f"Reliability (ECE {block['ece']:.3f})")
+    ax.legend()
+    counts = ", ".join(str(c) for c in diagram["count"])
+    return ("<h2>Reliability diagram</h2>" + _img(fig) +
+            "<p class='note'>Labels binned by the probability of the class predicted for them (ten bins of 0.1; "
+            f"labels per bin: {counts}). The expected calibration error (ECE) is the labels' mean distance "
+            "between a bin's share correct and its mean probability.</p>")
 
 
 def _confusion(metrics: dict, bundle) -> str:

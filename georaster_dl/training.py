@@ -314,7 +314,8 @@ def score(data: TrainingData, config: TrainConfig, folds: SpatialFolds | None, f
         cvs = [_labelled_cv(data, folds, models) for models in fitted.values()]
     if fitted:
         # The figures only: the fold layout is the network's, the curves are the network's alone.
-        skip = {"k", "block_size", "buffer", "blocks", "folds", "roc", "prediction_rate", "baseline_accuracy"}
+        skip = {"k", "block_size", "buffer", "blocks", "folds", "roc", "prediction_rate", "baseline_accuracy",
+                "pa", "reliability"}
         metrics["cv"]["baselines"] = {name: {k: v for k, v in cv.items() if k not in skip}
                                       for name, cv in zip(fitted, cvs)}
     if folds is not None:
@@ -346,8 +347,9 @@ def _map_cv(oof: np.ndarray, presences: Samples, folds: SpatialFolds) -> dict[st
         per_fold.append({"fold": f + 1, "auc": m["auc"], "n_positives": m["n_positives"], "n_cells": m["n_cells"]})
     auc_mean, auc_sd = mean_sd([p["auc"] for p in per_fold])
     return {**folds.to_dict(), "folds": folds.k, "auc_pooled": pooled["auc"], "auc_mean": auc_mean,
-            "auc_sd": auc_sd, "per_fold": per_fold, "captured": pooled["captured"],
-            "prediction_rate": pooled["curve"], "roc": roc_points(pos_scores, oof[negatives])}
+            "auc_sd": auc_sd, "auprc_pooled": pooled["auprc"], "auprc_random": pooled["auprc_random"],
+            "per_fold": per_fold, "captured": pooled["captured"], "prediction_rate": pooled["curve"],
+            "pa": pooled["pa"], "roc": roc_points(pos_scores, oof[negatives])}
 
 
 def _labelled_cv(data: TrainingData, folds: SpatialFolds, forwards: list) -> dict[str, Any]:

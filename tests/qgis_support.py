@@ -48,7 +48,7 @@ BACKEND = _checkout_backend()
 SETTING_KEY = "Processing/Configuration/GEORASTER_DL_COMMAND"
 ALGORITHMS = ("terrain_features", "geomorphons", "stack_rasters", "train_landforms", "classify_landforms",
               "train_prospectivity", "map_prospectivity", "train_regression", "predict", "evaluate",
-              "describe_model")
+              "describe_model", "ranked_targets")
 
 
 def _qgis_importable() -> bool:

@@ -78,6 +78,7 @@ def test_landform_classes_unknown_to_the_model_are_named(tmp_path):
         evaluate(bundle, tmp_path / "new.gpkg")
     m = evaluate(bundle, paths["landforms"])["evaluation"]  # the training field is the default
     assert 0 <= m["accuracy"] <= 1 and len(m["confusion"]) == 5
+    assert 0 <= m["ece"] <= 1 and sum(m["reliability"]["count"]) == m["n"]
     for b in m["baselines"].values():  # multinomial logistic and forest, on the model's classes
         assert b["accuracy"] > 0.4 and len(b["confusion"]) == 5
 
@@ -91,7 +92,8 @@ def test_evaluate_command_writes_metrics_and_report(model, tmp_path, capsys):
     assert "evaluation: auc" in err and "baselines: logistic auc" in err
     assert json.loads((tmp_path / "m.json").read_text())["evaluation"]["auc"] > 0.5
     html = (tmp_path / "r.html").read_text()
-    assert "<h2>ROC curve" in html and "<h2>Map" in html
+    assert "<h2>ROC curve" in html and "<h2>Map" in html and "<h2>Prediction-area plot" in html
+    assert "auprc" in err and "auprc" in html
     assert "<h2>Baselines (same training rows, same labels)</h2><p class='note'>Baselines fitted on the" in html
     assert main(args) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err

@@ -79,3 +79,40 @@ def test_metrics_are_written_as_standard_json(tmp_path):
     path = write_metrics(tmp_path / "m.json", doc)
     assert json.loads(path.read_text())["folds"] == [None, 1.0]
     assert "NaN" not in path.read_text()
+
+
+def test_auprc_is_one_for_a_perfect_ranking_and_near_the_deposit_share_for_a_random_one():
+    rng = np.random.default_rng(0)
+    cells = rng.random(20000)
+    perfect = prospectivity_metrics(np.full(50, 2.0), cells)
+    assert perfect["auprc"] == 1.0 and perfect["auprc_random"] == pytest.approx(50 / 20050)
+    random = prospectivity_metrics(rng.random(200), cells)
+    assert random["auprc"] == pytest.approx(random["auprc_random"], abs=0.01)
+
+
+def test_prediction_area_intersection_balances_deposits_and_area():
+    rng = np.random.default_rng(1)
+    cells, deposits = rng.random(50000), rng.beta(5, 1, 400)  # deposits score high
+    pa = prospectivity_metrics(deposits, cells)["pa"]
+    assert np.all(np.diff(pa["deposits"]) <= 0) and np.all(np.diff(pa["area"]) <= 0)
+    assert pa["area"][0] == 1 and pa["deposits"][0] == 1
+    x = pa["intersection"]
+    assert x["deposits"] == pytest.approx(1 - x["area"], abs=0.02)
+    assert x["deposits"] == pytest.approx(np.mean(deposits >= x["threshold"]))
+    assert x["area"] == pytest.approx(np.mean(cells >= x["threshold"]), abs=1e-4)
+    assert x["deposits"] > 0.7  # 70 % of deposits in under 30 % of the area
+
+
+def test_expected_calibration_error_is_small_when_calibrated_and_large_when_overconfident():
+    from georaster_dl.metrics import calibration
+
+    rng = np.random.default_rng(2)
+    confidence = rng.uniform(0.5, 1.0, 100000)
+    y = np.where(rng.random(confidence.size) < confidence, 0, 1)  # class 0 right as often as it claims
+    calibrated = calibration(np.c_[confidence, 1 - confidence], y)
+    assert calibrated["ece"] < 0.01
+    overconfident = calibration(np.c_[np.full(y.size, 0.99), np.full(y.size, 0.01)], y)
+    assert overconfident["ece"] == pytest.approx(0.99 - np.mean(y == 0), abs=1e-9)
+    diagram = calibrated["reliability"]
+    assert sum(diagram["count"]) == y.size and np.isnan(diagram["accuracy"][0])  # nothing below 0.5
+    assert diagram["accuracy"][9] == pytest.approx(diagram["confidence"][9], abs=0.01)

@@ -285,6 +285,32 @@ def test_prospectivity_map_is_a_probability_on_the_grid(prospectivity_map, sampl
     assert names == ["probability"] and 0 <= p.min() and p.max() <= 1
 
 
+def test_ranked_targets_cover_the_top_area_ranked_and_load_styled_by_rank(env, prospectivity_map, tmp_path):
+    needs("targets")
+    out = tmp_path / "targets.gpkg"
+    params = {"MAP": prospectivity_map["OUTPUT"], "TOP_AREA": 5, "OUTPUT": str(out)}
+    added = pyqgis(env, tmp_path, load={"algorithm": "georaster_dl:ranked_targets", "params": params})["load"]
+    frame = gpd.read_file(out)
+    p, _, _ = read(prospectivity_map["OUTPUT"])
+    assert 4.5 <= 100 * frame["cells"].sum() / p.count() <= 5.5
+    assert frame["rank"].tolist() == list(range(1, len(frame) + 1))
+    assert frame["mean_probability"].idxmax() == 0 and frame.crs == grid_of(prospectivity_map["OUTPUT"])[0]
+    layer = next(v for source, v in added.items() if source.startswith(str(out)))
+    assert layer["type"] == "graduatedSymbol" and layer["attribute"] == "rank"
+    assert layer["features"] == len(frame) and layer["ranges"][0].startswith("rank")
+
+
+def test_ranked_targets_refuse_a_class_map_and_a_shapefile_name(env, classified, prospectivity_map, tmp_path):
+    needs("targets")
+    done = qgis_process(env, "run", "georaster_dl:ranked_targets", f"--MAP={classified['OUTPUT']}",
+                        f"--OUTPUT={tmp_path / 't.gpkg'}")
+    assert done.returncode != 0 and "is a class map" in done.stderr and "Traceback" not in done.stderr
+    done = qgis_process(env, "run", "georaster_dl:ranked_targets", f"--MAP={prospectivity_map['OUTPUT']}",
+                        f"--OUTPUT={tmp_path / 't.shp'}")
+    assert done.returncode != 0 and "t.shp is not a GeoPackage" in done.stderr + done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_map_prospectivity_refuses_a_landform_model_with_one_line_and_writes_nothing(env, landform_model, tmp_path):
     done = qgis_process(env, "run", "georaster_dl:map_prospectivity", f"--MODEL={landform_model['OUTPUT']}",
                         f"--OUTPUT={tmp_path / 'p.tif'}")

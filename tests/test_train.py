@@ -68,14 +68,19 @@ def test_prospectivity_outputs_hold_the_promised_figures(prospectivity):
     bundle, metrics, d = prospectivity
     doc = json.loads((d / "p.json").read_text())
     assert doc["task"] == "prospectivity"
-    assert {"folds", "auc_mean", "auc_sd", "auc_pooled", "captured", "prediction_rate", "roc"} <= set(doc["cv"])
+    assert {"folds", "auc_mean", "auc_sd", "auc_pooled", "auprc_pooled", "captured", "prediction_rate", "pa",
+            "roc"} <= set(doc["cv"])
     assert set(doc["cv"]["captured"]) == {"top_5pct", "top_10pct", "top_20pct"}
+    assert doc["cv"]["auprc_random"] < doc["cv"]["auprc_pooled"] <= 1  # deposits ranked above random
+    crossing = doc["cv"]["pa"]["intersection"]
+    assert crossing["deposits"] > 0.5 and crossing["deposits"] == pytest.approx(1 - crossing["area"], abs=0.1)
     assert doc["training"]["success"]["auc"] >= doc["cv"]["auc_pooled"] - 0.1
     html = (d / "p.html").read_text()
     for section in ("Training curves", "ROC curve", "Success-rate and prediction-rate curves",
-                    "Permutation importance", "Map"):
+                    "Prediction-area plot", "Permutation importance", "Map"):
         assert f"<h2>{section}" in html
-    assert html.count("data:image/png;base64,") == 5
+    assert html.count("data:image/png;base64,") == 6
+    assert "auprc_pooled" in html and "They are not absolute probabilities" in html
     assert "<h2>Baselines (same folds, same samples)" in html and "random forest" in html
     loaded = load_bundle(d / "p.gdl")
     assert loaded.metrics["cv"]["auc_pooled"] == pytest.approx(metrics["cv"]["auc_pooled"])
@@ -131,14 +136,21 @@ def test_baselines_train_on_each_folds_network_rows_and_scaling(monkeypatch, tmp
                                   final.x[np.lexsort((final.cols, final.rows))])
 
 
-def test_landform_beats_the_majority_class_and_recovers_the_rule():
+def test_landform_beats_the_majority_class_and_recovers_the_rule(tmp_path):
     paths = sample_area()
     # One network, as this check was written for: with the default 5 members the accuracy rises (0.62 -> 0.72)
     # but on 100 labels geology's permutation importance (0.09) edges slope's (0.074), TPI staying far ahead.
     bundle, metrics = train(paths["spec"], paths["landforms"], "landform", label_field="landform", seed=0,
-                            ensemble=1, **CV, **{**FAST, "epochs": 150, "patience": 30})
+                            ensemble=1, report_path=tmp_path / "r.html", **CV, **{**FAST, "epochs": 150, "patience": 30})
     cv = metrics["cv"]
     assert cv["accuracy"] > cv["baseline_accuracy"] + 0.25
+    # out-of-fold calibration: every label in one confidence bin, the ECE their bins' weighted gap
+    counts, accuracy = np.asarray(cv["reliability"]["count"]), np.asarray(cv["reliability"]["accuracy"], float)
+    assert counts.sum() == cv["n"] and 0 < cv["ece"] < 0.5
+    assert np.nansum(counts * accuracy) == pytest.approx(cv["accuracy"] * cv["n"])
+    assert all(0 <= b["ece"] < 1 for b in cv["baselines"].values())
+    html = (tmp_path / "r.html").read_text()
+    assert "<h2>Reliability diagram" in html and "ece" in html and "not absolute probabilities" not in html
     for b in cv["baselines"].values():  # logistic (multinomial) and random forest, on the same labels
         assert b["accuracy"] > cv["baseline_accuracy"] and len(b["confusion"]) == 5
         assert [p["n"] for p in b["per_fold"]] == [p["n"] for p in cv["per_fold"]]

@@ -38,9 +38,9 @@ def cli(debug: bool, json_progress: bool) -> None:
 
 
 def _register_commands() -> None:
-    from georaster_dl.cli import demo, evaluate, features, info, predict, sample_data, stack, train
+    from georaster_dl.cli import demo, evaluate, features, info, predict, sample_data, stack, targets, train
 
-    for module in (info, stack, features, train, evaluate, predict, sample_data, demo):
+    for module in (info, stack, features, train, evaluate, predict, targets, sample_data, demo):
         cli.add_command(module.command)
 
 

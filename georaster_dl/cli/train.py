@@ -92,7 +92,8 @@ def summary_line(metrics: dict) -> str:
     for key, label in (("cv", "cross-validation"), ("evaluation", "evaluation")):
         block = metrics.get(key)
         if block:
-            names = ("auc_pooled", "auc_mean", "auc_sd", "auc", "accuracy", "kappa", "r2", "rmse", "mae")
+            names = ("auc_pooled", "auc_mean", "auc_sd", "auc", "auprc_pooled", "auprc", "accuracy", "kappa", "ece",
+                     "r2", "rmse", "mae")
             figures = ", ".join(f"{k} {block[k]:.3f}" for k in names if isinstance(block.get(k), float))
             return f"{label}: {figures}"
     success = (metrics.get("training") or {}).get("success")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from georaster_dl.errors import LabelError
-from georaster_dl.metrics import landform_metrics
+from georaster_dl.metrics import calibration, landform_metrics
 from georaster_dl.tasks.base import Task
 
 #: Class colours when the labels give none (RGB).
@@ -73,4 +73,4 @@ class Landform(Task):
         return {"class_counts": {c["name"]: int(n) for c, n in zip(classes, np.bincount(y, minlength=len(classes)))}}
 
     def label_metrics(self, y: np.ndarray, outputs: np.ndarray, class_names: list[str] | None) -> dict:
-        return landform_metrics(y, self.point(outputs), class_names)
+        return {**landform_metrics(y, self.point(outputs), class_names), **calibration(outputs, y)}

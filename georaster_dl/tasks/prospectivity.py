@@ -16,7 +16,7 @@ class Prospectivity(Task):
     losses = ("binary_crossentropy", "mse")
     output_activation = "sigmoid"
     headline = {"cv": "auc_pooled", "evaluation": "auc"}
-    report_columns = {"cv": ("auc_pooled", "auc_mean", "auc_sd"), "evaluation": ("auc",)}
+    report_columns = {"cv": ("auc_pooled", "auc_mean", "auc_sd", "auprc_pooled"), "evaluation": ("auc", "auprc")}
     ranks_cells = True
     draws_background = True
     one_class_advice = "check that the labels are deposits and that --buffer leaves cells for background samples"

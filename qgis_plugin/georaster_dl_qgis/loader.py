@@ -1,4 +1,4 @@
-"""Style output rasters: the backend's .qml when present, else from the file itself.
+"""Style outputs: the backend's .qml when present (rasters and target polygons), else from the file.
 
 Fallbacks: a band with a colour table becomes a paletted renderer labelled with the
 band's category names; another single band gets a colour ramp (0-1 for probabilities).
@@ -12,7 +12,7 @@ from osgeo import gdal
 from qgis.core import (QgsColorRampShader, QgsPalettedRasterRenderer, QgsProcessingContext,
                        QgsProcessingFeedback, QgsProcessingLayerPostProcessorInterface,
                        QgsRasterBandStats, QgsRasterLayer, QgsSingleBandPseudoColorRenderer,
-                       QgsStyle)
+                       QgsStyle, QgsVectorLayer)
 
 PROBABILITY_RAMP = "Viridis"
 VALUE_RAMP = "Spectral"
@@ -29,12 +29,8 @@ def load_styled(path: str, name: str = "") -> QgsRasterLayer:
 
 def style_raster(layer: QgsRasterLayer) -> str:
     """Apply the best available style to ``layer`` and return which one ('qml', 'paletted', 'ramp', '')."""
-    qml = Path(layer.source()).with_suffix(".qml")
-    if qml.is_file():
-        _, ok = layer.loadNamedStyle(str(qml))
-        if ok:
-            layer.triggerRepaint()
-            return "qml"
+    if load_qml(layer):
+        return "qml"
     renderer = paletted_renderer(layer)
     if renderer is None and layer.bandCount() == 1:
         renderer = ramp_renderer(layer)
@@ -43,6 +39,17 @@ def style_raster(layer: QgsRasterLayer) -> str:
     layer.setRenderer(renderer)
     layer.triggerRepaint()
     return "paletted" if isinstance(renderer, QgsPalettedRasterRenderer) else "ramp"
+
+
+def load_qml(layer: QgsRasterLayer | QgsVectorLayer) -> bool:
+    """Apply the ``.qml`` the backend wrote beside the layer's file (``out.gpkg|layername=x``: ``out.qml``)."""
+    qml = Path(layer.source().split("|")[0]).with_suffix(".qml")
+    if not qml.is_file():
+        return False
+    _, ok = layer.loadNamedStyle(str(qml))
+    if ok:
+        layer.triggerRepaint()
+    return ok
 
 
 def paletted_renderer(layer: QgsRasterLayer, band: int = 1) -> QgsPalettedRasterRenderer | None:
@@ -107,7 +114,7 @@ def ramp_renderer(layer: QgsRasterLayer, band: int = 1) -> QgsSingleBandPseudoCo
 
 
 class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
-    """Styles an algorithm's raster output when QGIS adds it to the project."""
+    """Styles an algorithm's output (a raster, or target polygons) when QGIS adds it to the project."""
 
     # QGIS keeps only a raw pointer to a post-processor: the Python object must outlive the
     # algorithm run, so each one is kept here (a few bytes per run).
@@ -123,3 +130,5 @@ class StyleOnLoad(QgsProcessingLayerPostProcessorInterface):
                          feedback: QgsProcessingFeedback) -> None:
         if isinstance(layer, QgsRasterLayer):
             style_raster(layer)
+        elif isinstance(layer, QgsVectorLayer):
+            load_qml(layer)

@@ -15,6 +15,7 @@ OPTION_PARAMETERS = {
     "--cv-block-size": "CV_BLOCK_SIZE", "--cv-buffer": "CV_BUFFER", "--seed": "SEED", "--ensemble": "ENSEMBLE",
     "--background-ratio": "BACKGROUND_RATIO", "--buffer": "BUFFER", "--input": "INPUTS", "--window": "WINDOW",
     "--workers": "WORKERS", "--device": "DEVICE", "--nodata": "NODATA", "--features": "MORE",
+    "--top-area": "TOP_AREA", "--min-cells": "MIN_CELLS", "--explain": "EXPLAIN",
 }
 #: What a dialog offers for backend options it has no parameter for.
 DIALOG_EQUIVALENTS = {

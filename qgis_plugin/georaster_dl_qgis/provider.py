@@ -34,6 +34,12 @@ class GeoRasterDLProvider(QgsProcessingProvider):
     def supportedOutputRasterLayerExtensions(self) -> list[str]:  # noqa: N802 - QGIS API
         return ["tif"]  # the backend writes GeoTIFF only
 
+    def supportedOutputVectorLayerExtensions(self) -> list[str]:  # noqa: N802 - QGIS API
+        return ["gpkg"]  # targets are written as GeoPackage only
+
+    def defaultVectorFileExtension(self, hasGeometry: bool = True) -> str:  # noqa: N802,N803 - QGIS API
+        return "gpkg"
+
     def load(self) -> bool:
         backend.add_settings(self.name(), self.icon())
         self.refreshAlgorithms()

@@ -135,6 +135,10 @@ def check_choices(_):
 
 def describe(layer):
     renderer = layer.renderer()
+    if isinstance(layer, QgsVectorLayer):
+        ranges = [r.label() for r in renderer.ranges()] if renderer.type() == "graduatedSymbol" else []
+        return {"type": renderer.type(), "features": layer.featureCount(), "ranges": ranges,
+                "attribute": renderer.classAttribute() if ranges else None}
     info = {"type": renderer.type(), "band_count": layer.bandCount()}
     if renderer.type() == "paletted":
         info["classes"] = {int(c.value): c.label for c in renderer.classes()}

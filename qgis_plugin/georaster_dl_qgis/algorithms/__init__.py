@@ -6,6 +6,7 @@ from georaster_dl_qgis.algorithms.evaluate import Evaluate
 from georaster_dl_qgis.algorithms.geomorphons import Geomorphons
 from georaster_dl_qgis.algorithms.map_prospectivity import MapProspectivity
 from georaster_dl_qgis.algorithms.predict import Predict
+from georaster_dl_qgis.algorithms.ranked_targets import RankedTargets
 from georaster_dl_qgis.algorithms.stack_rasters import StackRasters
 from georaster_dl_qgis.algorithms.terrain_features import TerrainFeatures
 from georaster_dl_qgis.algorithms.train_landforms import TrainLandforms
@@ -13,4 +14,4 @@ from georaster_dl_qgis.algorithms.train_prospectivity import TrainProspectivity
 from georaster_dl_qgis.algorithms.train_regression import TrainRegression
 
 ALGORITHMS = (TerrainFeatures, Geomorphons, StackRasters, TrainLandforms, ClassifyLandforms,
-              TrainProspectivity, MapProspectivity, TrainRegression, Predict, Evaluate, DescribeModel)
+              TrainProspectivity, MapProspectivity, RankedTargets, TrainRegression, Predict, Evaluate, DescribeModel)

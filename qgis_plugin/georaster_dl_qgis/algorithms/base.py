@@ -156,7 +156,7 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
                     context.addLayerToLoadOnCompletion(path, QgsProcessingContext.LayerDetails(
                         Path(path).stem, context.project(), name))
         for name, path in outputs.items():
-            if path.lower().endswith(".tif") and context.willLoadLayerOnCompletion(path):
+            if path.lower().endswith((".tif", ".gpkg")) and context.willLoadLayerOnCompletion(path):
                 context.layerToLoadOnCompletionDetails(path).setPostProcessor(StyleOnLoad.create())
         return outputs
 
