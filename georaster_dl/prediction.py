@@ -21,7 +21,8 @@ import rasterio
 from georaster_dl.engine.device import check_device, select_device
 from georaster_dl.engine.journal import (Journal, OutputLock, discard_interrupted_run, journal_path,
                                          require_journal, truncate_to)
-from georaster_dl.engine.outputs import OutputFile, plan_outputs
+from georaster_dl.applicability import required
+from georaster_dl.engine.outputs import OutputFile, applicability_output, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
 from georaster_dl.errors import Interrupted, OutputError, UserInputError
 from georaster_dl.grid import check_window_size
@@ -48,7 +49,7 @@ SCHEDULER_TIMEOUT_S = 3
 def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[str, str] | None = None,
             window: int | None = None, workers: int | None = None, device: str = "auto", scheduler=None,
             bands: tuple[str, ...] | None = None, overwrite: bool = False, resume: bool = False,
-            compress: str = "zstd", overviews: bool = False) -> list[Path]:
+            compress: str = "zstd", overviews: bool = False, applicability: bool = False) -> list[Path]:
     """Predict ``model`` over its grid into ``out`` (and sibling files for landform probabilities).
 
     Parameters
@@ -76,6 +77,9 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         Output bands (landform: class, probabilities; others: mean, sd).
     overwrite, resume : bool
         Replace existing outputs; continue an interrupted run from its journal.
+    applicability : bool
+        Also write ``OUT_applicability.tif``: the dissimilarity index to the training rows and
+        the area of applicability (Meyer & Pebesma 2021; see :mod:`georaster_dl.applicability`).
 
     Returns
     -------
@@ -95,7 +99,7 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         else:
             discard_interrupted_run(out, overwrite)
         written, files = _predict_locked(model, out, inputs or {}, window, workers, device, scheduler, bands,
-                                         overwrite, resume, compress, overviews)
+                                         overwrite, resume, compress, overviews, applicability)
     for f in files:
         if f.style:
             write_qml(f.path, f.style)
@@ -104,8 +108,8 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
 
 
 def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers: int | None, device: str, scheduler,
-                    bands, overwrite: bool, resume: bool, compress: str,
-                    overviews: bool) -> tuple[list[Path], list[OutputFile]]:
+                    bands, overwrite: bool, resume: bool, compress: str, overviews: bool,
+                    applicability: bool) -> tuple[list[Path], list[OutputFile]]:
     client = None if scheduler is None else _client(scheduler)  # first: an unreachable one fails in seconds
     # The first progress line, at once: QGIS shows movement while the model and inputs load.
     with progress("load", 1, "loading model") as bar:
@@ -116,6 +120,9 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
         providers = select_device(device)
         bundle = load_bundle(model, networks=False)  # verified in full; TensorFlow is never imported
         files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
+        if applicability:
+            aoa = required(bundle)
+            files.append(applicability_output(out, aoa.threshold, aoa.method))
         overrides = {k: str(absolute(v)) for k, v in inputs.items()}
         used_inputs = [model, *(i.path for i in bundle.spec.with_inputs(overrides).inputs.values())]
         for f in files:
@@ -139,7 +146,8 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
         tags = {"model_sha256": bundle.sha256, "spec_sha256": spec_hash(predictor.stack.spec)}
         writers = [GeoTIFFWriter(f.path, grid, len(f.descriptions), f.dtype, f.nodata, descriptions=f.descriptions,
                                  compress=compress, overwrite=overwrite, colormap=f.colormap,
-                                 category_names=f.category_names, tags=tags, overviews=overviews) for f in files]
+                                 category_names=f.category_names, tags={**tags, **(f.tags or {})},
+                                 overviews=overviews) for f in files]
         # a dict, not pairs: it must compare equal after its JSON round trip for --resume
         journal = Journal(out, {"model_sha256": bundle.sha256, "inputs": dict(sorted(overrides.items())),
                                 "window": window, "bands": [f.descriptions for f in files], "compress": compress,

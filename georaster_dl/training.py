@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from rasterio.windows import Window
 
+from georaster_dl.applicability import Applicability, fit_applicability
 from georaster_dl.baselines import Baseline, fit_baselines
 from georaster_dl.baselines import names as baseline_names
 from georaster_dl.cv import SpatialFolds, spatial_holdout
@@ -131,6 +132,7 @@ def train(spec, labels, task: str, *, label_field: str | None = None, where: str
             bundle, histories = run.fit(None, bar)
         metrics["training"] = run.training_summary(histories)
         maps = run.evaluate(folds, fold_bundles, bundle, metrics, baselines)
+        bundle.applicability = run.applicability(metrics.get("importance"))
         bundle.options = {"network": options.to_dict(), "training": {
             **settings.__dict__, "baselines": bool(baselines), "label_field": label_field, "where": where,
             "layer": layer, "labels": None if hasattr(labels, "rows") else str(absolute(labels)),
@@ -279,6 +281,14 @@ class _Run:
         if folds is not None:
             metrics["importance"] = self._importance(folds, forwards)
         return maps
+
+    def applicability(self, importance: dict[str, float] | None) -> Applicability:
+        """The area of applicability of the final model: its (first member's) training rows,
+        weighted by ``importance``, thresholded on the cross-validation folds when there are some."""
+        s = self.final_samples
+        folds = None if self._folds is None else self._folds.fold_of(s.rows, s.cols)
+        return fit_applicability(s.x, feature_groups(self.stack), importance, folds,
+                                 _seed(self.settings.seed, -1, 55))
 
     def _fit_baselines(self, fold_bundles: list[ModelBundle]) -> dict[str, list[Baseline]]:
         """Each baseline fitted on every fold's training rows (the fold network's first member's)."""

@@ -39,17 +39,23 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--task", "expected_task", type=click.Choice(TASKS), default=None,
               help="Refuse a model trained for another task (what a front end mapping one kind of model passes).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its journal.")
+@click.option("--applicability", is_flag=True,
+              help="Also write OUT_applicability.tif: band 1 the dissimilarity index to the training rows, band 2 "
+                   "the area of applicability (1 inside, 0 outside; Meyer & Pebesma 2021), its threshold in the "
+                   "tags. Needs a model trained by this version.")
 @compress_option
 @overviews_option
 @overwrite_option
 def command(model: str, out: str, inputs: dict, window: int | None, workers: int | None, device: str,
-            scheduler: str | None, bands: str | None, expected_task: str | None, resume: bool, compress: str,
-            overviews: bool, overwrite: bool) -> None:
+            scheduler: str | None, bands: str | None, expected_task: str | None, resume: bool, applicability: bool,
+            compress: str, overviews: bool, overwrite: bool) -> None:
     """Predict MODEL (.gdl) over its grid into OUT.tif (+ OUT.qml style).
 
     Landform models write class codes (paletted) and OUT_probabilities.tif; prospectivity
     models the probability (and its SD for ensembles); regression models the value (and SD).
-    Memory stays bounded by a few windows whatever the raster size.
+    With --applicability also OUT_applicability.tif: where the inputs resemble the training
+    rows (area of applicability, Meyer & Pebesma 2021). Memory stays bounded by a few windows
+    whatever the raster size.
     """
     from georaster_dl.prediction import predict
 
@@ -57,7 +63,7 @@ def command(model: str, out: str, inputs: dict, window: int | None, workers: int
         check_task(model, expected_task)
     predict(model, out, inputs=inputs, window=window, workers=workers, device=device, scheduler=scheduler,
             bands=tuple(b.strip() for b in bands.split(",")) if bands else None, overwrite=overwrite,
-            resume=resume, compress=compress, overviews=overviews)
+            resume=resume, compress=compress, overviews=overviews, applicability=applicability)
 
 
 def check_task(model: str, expected: str) -> None:

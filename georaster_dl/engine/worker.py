@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from georaster_dl.engine.outputs import ClassInfo, OutputFile, arrange
+from georaster_dl.engine.outputs import ClassInfo, OutputFile, applicability_bands, arrange
+from georaster_dl.features.registry import expand_onehot
 from georaster_dl.grid import TILE_SIZE
 from georaster_dl.stack import Stack
 
@@ -88,6 +89,8 @@ class WindowPredictor:
             raise
         self.classes = model_classes(bundle)
         self.strip = strip_rows(len(self.stack.compact_layout))
+        # cheap (at most 5,000 rows): built with the predictor, once per worker
+        self.dissimilarity = bundle.applicability.scorer() if bundle.applicability is not None else None
 
     def __call__(self, window: Window, files: list[OutputFile]) -> dict[str, np.ndarray]:
         """Output bands of every file in ``files`` over ``window``."""
@@ -98,6 +101,7 @@ class WindowPredictor:
         cells = np.flatnonzero(valid.ravel())
         mean = np.empty((cells.size, self.forward.n_outputs), np.float32)
         sd = np.empty_like(mean) if self.forward.n_members > 1 else None
+        di = np.empty(cells.size, np.float32) if any(f.key == "applicability" for f in files) else None
         for start in range(0, cells.size, self.strip):
             part = slice(start, start + self.strip)
             rows = np.ascontiguousarray(flat[:, cells[part]].T)
@@ -105,7 +109,12 @@ class WindowPredictor:
             mean[part] = m
             if sd is not None:
                 sd[part] = s
-        return arrange(files, self.bundle.task, self.classes, mean, sd, valid)
+            if di is not None:
+                di[part] = self.dissimilarity(expand_onehot(rows, self.stack.compact_layout))
+        out = arrange([f for f in files if f.key != "applicability"], self.bundle.task, self.classes, mean, sd, valid)
+        if di is not None:
+            out["applicability"] = applicability_bands(di, self.bundle.applicability.threshold, valid)
+        return out
 
     def close(self) -> None:
         self.stack.close()
