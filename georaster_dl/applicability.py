@@ -97,38 +97,107 @@ class Applicability:
         np.save(buf, np.ascontiguousarray(self.rows, np.float32), allow_pickle=False)
         return buf.getvalue()
 
-    def scorer(self) -> DissimilarityIndex:
-        """The nearest-neighbour search over the kept rows (build once per worker)."""
-        return DissimilarityIndex(self)
+    def scorer(self, layout: list[tuple | None]) -> DissimilarityIndex:
+        """The nearest-neighbour search over the kept rows for rows of ``layout`` (build once per worker)."""
+        return DissimilarityIndex(self, layout)
 
 
 class DissimilarityIndex:
     """DI of feature rows: distance to the nearest kept training row over ``d_bar``.
 
+    The search is exact and takes rows as prediction reads them (one column of category
+    positions per one-hot feature). A one-hot feature adds a fixed amount to a squared distance:
+    0 between rows of one category, ``w^2 (1/s_a^2 + 1/s_b^2)`` between categories ``a`` and ``b``
+    (``s``: the 0/1 columns' training SDs). So the training rows are grouped by their categories,
+    one ``cKDTree`` per group on the continuous bands alone, and a cell searches the groups in
+    increasing order of that amount, skipping those it cannot beat. A KD-tree over all the
+    0/1 columns is close to a brute-force search: 31 s per 100,000 cells with 88 categories,
+    measured here.
+
     Parameters
     ----------
     aoa : Applicability
+    layout : list
+        Columns of the rows (see :attr:`georaster_dl.stack.Stack.compact_layout`): None for a
+        band, the codes of a one-hot feature for its column of positions.
 
     Examples
     --------
-    >>> di = bundle.applicability.scorer()  # doctest: +SKIP
-    >>> di(rows)                            # rows: float32 (n, bands) as the stack reads them  # doctest: +SKIP
+    >>> di = bundle.applicability.scorer(stack.compact_layout)  # doctest: +SKIP
+    >>> di(rows)                         # rows: read with compact=True, valid cells  # doctest: +SKIP
     """
 
-    def __init__(self, aoa: Applicability) -> None:
+    def __init__(self, aoa: Applicability, layout: list[tuple | None]) -> None:
         from scipy.spatial import cKDTree
 
         self.aoa = aoa
-        self._used = np.flatnonzero(aoa.weights > 0)  # bands of weight 0 add nothing to a distance
-        self._scale = (aoa.weights / aoa.std)[self._used]
-        self._shift = aoa.mean[self._used]
-        self._tree = cKDTree(aoa.rows[:, self._used].astype(np.float64) * aoa.weights[self._used])
+        scale = aoa.weights / aoa.std
+        self._cont: list[tuple[int, int]] = []  # (column, band) of the weighted continuous bands
+        self._groups: list[tuple[int, np.ndarray]] = []  # (column, w^2 / s^2 of each category) of one-hot features
+        train_cats = []
+        band = 0
+        for col, codes in enumerate(layout):
+            if codes is None:
+                if aoa.weights[band] > 0:
+                    self._cont.append((col, band))
+                band += 1
+                continue
+            bands = slice(band, band + len(codes))
+            band += len(codes)
+            if not len(codes) or not aoa.weights[bands][0] > 0:
+                continue
+            self._groups.append((col, (scale[bands] ** 2).astype(np.float64)))
+            values = aoa.rows[:, bands] * aoa.std[bands] + aoa.mean[bands]  # back to 0/1
+            train_cats.append(np.where(values.max(axis=1) > 0.5, values.argmax(axis=1), -1))
+        if band != aoa.rows.shape[1]:
+            raise ModelFileError(f"the area of applicability holds {aoa.rows.shape[1]} bands, the model's inputs give "
+                                 f"{band}; the file is inconsistent: retrain the model")
+        cols, bands_ = [c for c, _ in self._cont], [b for _, b in self._cont]
+        self._cont_cols, self._shift, self._scale = cols, aoa.mean[bands_], scale[bands_]
+        train = aoa.rows[:, bands_].astype(np.float64) * aoa.weights[bands_]
+        cats = np.stack(train_cats, axis=1) if train_cats else np.zeros((len(train), 0), np.int64)
+        self._combos, which = np.unique(cats, axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        self._trees = [cKDTree(train[which == t]) for t in range(len(self._combos))]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """float32 DI of rows ``x`` (n, bands) of raw feature values (one-hot as 0/1), without NaN."""
-        z = (np.asarray(x, np.float64)[:, self._used] - self._shift) * self._scale
-        distance, _ = self._tree.query(z, k=1)  # exact: a row's DI does not depend on its neighbours in x
-        return (distance / self.aoa.mean_distance).astype(np.float32)
+        """float32 DI of rows ``x`` (n, columns of the layout), valid cells only."""
+        x = np.asarray(x, np.float64)
+        z = (x[:, self._cont_cols] - self._shift) * self._scale
+        cats = x[:, [c for c, _ in self._groups]].astype(np.int64)
+        keys, which = np.unique(cats, axis=0, return_inverse=True)
+        which = which.reshape(-1)
+        best = np.full(len(x), np.inf)  # squared distances
+        for k, key in enumerate(keys):
+            cells = np.flatnonzero(which == k)
+            best[cells] = self._nearest(z[cells], self._penalties(key))
+        return (np.sqrt(best) / self.aoa.mean_distance).astype(np.float32)
+
+    def _penalties(self, key: np.ndarray) -> np.ndarray:
+        """Squared distance the one-hot features add between categories ``key`` and each group."""
+        out = np.zeros(len(self._combos))
+        for g, (_, cost) in enumerate(self._groups):
+            a, b = int(key[g]), self._combos[:, g]
+            own = cost[a] if a >= 0 else 0.0  # -1: a code unseen in training, every 0/1 column at 0
+            out += np.where(b == a, 0.0, own + np.where(b >= 0, cost[np.maximum(b, 0)], 0.0))
+        return out
+
+    def _nearest(self, z: np.ndarray, penalties: np.ndarray) -> np.ndarray:
+        """Smallest squared distance from each row of ``z`` to a training row, groups in order."""
+        best = np.full(len(z), np.inf)
+        for t in np.argsort(penalties, kind="stable"):
+            p = penalties[t]
+            open_ = np.flatnonzero(best > p)
+            if not open_.size:
+                break
+            if z.shape[1]:
+                bound = float(np.sqrt(np.max(best[open_]) - p))  # farther rows cannot beat any open cell
+                d, _ = self._trees[t].query(z[open_], k=1, distance_upper_bound=bound)
+                d2 = d ** 2 + p
+            else:
+                d2 = np.full(open_.size, p)
+            best[open_] = np.minimum(best[open_], d2)
+        return best
 
 
 def fit_applicability(x: np.ndarray, groups: dict[str, list[int]], importance: dict[str, float] | None,

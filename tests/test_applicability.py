@@ -20,7 +20,7 @@ from georaster_dl.applicability import MAX_ROWS, ROWS_MEMBER, fit_applicability
 from georaster_dl.cli.main import main
 from georaster_dl.engine.outputs import applicability_output
 from georaster_dl.errors import ModelFileError
-from georaster_dl.models.bundle import load_bundle
+from georaster_dl.models.bundle import describe_bundle, load_bundle
 
 #: Enough training for the sample model to rely on the magnetics (positive permutation importance).
 TRAINING = ["--epochs", "20", "--hidden", "16", "--patience", "0", "--batch-size", "64"]
@@ -66,10 +66,31 @@ def test_threshold_is_the_upper_whisker_of_the_other_fold_distances_capped_at_th
     q1, q3 = np.percentile(other, [25, 75])
     assert aoa.threshold == pytest.approx(min(q3 + 1.5 * (q3 - q1), other.max()))
     assert aoa.weights.tolist() == [2.0, 1.0, 1.0] and "cv folds" in aoa.method
-    di = aoa.scorer()
+    di = aoa.scorer([None, None, None])
     np.testing.assert_allclose(di(x[:5]), 0, atol=1e-6)  # a training row is its own nearest neighbour (float32 rows)
     far = x[:1] + np.array([[0.0, 0.0, 50.0]])
     assert di(far)[0] > aoa.threshold
+
+
+def test_the_search_by_category_equals_a_brute_force_search_over_the_0_1_columns():
+    rng = np.random.default_rng(4)
+    layout = [None, (10, 20, 30, 40), None, (1, 2)]
+
+    def rows(n):  # compact (positions, -1: a code unseen in training) and full (0/1 columns)
+        compact = np.c_[rng.normal(size=n), rng.integers(0, 4, n), rng.normal(size=n), rng.integers(0, 2, n)]
+        full = np.c_[compact[:, 0], np.eye(4)[compact[:, 1].astype(int)], compact[:, 2],
+                     np.eye(2)[compact[:, 3].astype(int)]]
+        return compact.astype(np.float32), full
+
+    _, train = rows(400)
+    aoa = fit_applicability(train, {"a": [0], "g": [1, 2, 3, 4], "b": [5], "h": [6, 7]},
+                            {"a": 1.0, "g": 0.5, "b": 0.2, "h": 0.1}, None, seed=0)
+    compact, full = rows(3000)
+    compact[:50, 1], full[:50, 1:5] = -1, 0  # unseen codes
+    z = (full - aoa.mean) / aoa.std * aoa.weights
+    kept = aoa.rows.astype(np.float64) * aoa.weights
+    brute = np.sqrt(((z[:, None] - kept[None]) ** 2).sum(axis=2)).min(axis=1) / aoa.mean_distance
+    np.testing.assert_allclose(aoa.scorer(layout)(compact), brute, rtol=1e-5, atol=1e-6)
 
 
 def test_without_folds_or_importance_the_fallbacks_are_recorded():
@@ -96,6 +117,8 @@ def test_model_file_keeps_the_rows_as_a_verified_member(trained):
         doc = json.loads(z.read("model.json"))
     assert doc["applicability"]["threshold"] == aoa.threshold and doc["applicability"]["name"] == ROWS_MEMBER
     assert doc["applicability"]["weights_from"].startswith("permutation importance")
+    assert f"applicability  threshold {aoa.threshold:.4g} on {len(aoa.rows)} training rows (cv folds" in \
+        describe_bundle(model)
     tampered = rewrite_bundle(model, model.with_name("tampered.gdl"),
                               replace={ROWS_MEMBER: np.zeros_like(aoa.rows).tobytes()})
     with pytest.raises(ModelFileError, match="does not match its checksum"):

@@ -15,7 +15,6 @@ import numpy as np
 from rasterio.windows import Window
 
 from georaster_dl.engine.outputs import ClassInfo, OutputFile, applicability_bands, arrange
-from georaster_dl.features.registry import expand_onehot
 from georaster_dl.grid import TILE_SIZE
 from georaster_dl.stack import Stack
 
@@ -90,7 +89,8 @@ class WindowPredictor:
         self.classes = model_classes(bundle)
         self.strip = strip_rows(len(self.stack.compact_layout))
         # cheap (at most 5,000 rows): built with the predictor, once per worker
-        self.dissimilarity = bundle.applicability.scorer() if bundle.applicability is not None else None
+        self.dissimilarity = (bundle.applicability.scorer(self.stack.compact_layout)
+                              if bundle.applicability is not None else None)
 
     def __call__(self, window: Window, files: list[OutputFile]) -> dict[str, np.ndarray]:
         """Output bands of every file in ``files`` over ``window``."""
@@ -110,7 +110,7 @@ class WindowPredictor:
             if sd is not None:
                 sd[part] = s
             if di is not None:
-                di[part] = self.dissimilarity(expand_onehot(rows, self.stack.compact_layout))
+                di[part] = self.dissimilarity(rows)
         out = arrange([f for f in files if f.key != "applicability"], self.bundle.task, self.classes, mean, sd, valid)
         if di is not None:
             out["applicability"] = applicability_bands(di, self.bundle.applicability.threshold, valid)

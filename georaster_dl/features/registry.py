@@ -297,21 +297,3 @@ def compact_onehot(rows: np.ndarray, layout: list[tuple | None]) -> np.ndarray:
             out[:, j] = np.where(block.max(axis=1, initial=0) > 0, block.argmax(axis=1), -1) if len(codes) else -1
             col += len(codes)
     return out
-
-
-def expand_onehot(rows: np.ndarray, layout: list[tuple | None]) -> np.ndarray:
-    """Full feature rows from compact ones (the inverse of :func:`compact_onehot`): each
-    column of positions of a one-hot feature becomes its 0/1 columns (all 0 for -1, a code
-    unseen in training). ``rows`` is float32 (n, len(layout)) without nodata."""
-    width = sum(1 if codes is None else len(codes) for codes in layout)
-    out = np.zeros((rows.shape[0], width), np.float32)
-    col = 0
-    for j, codes in enumerate(layout):
-        if codes is None:
-            out[:, col] = rows[:, j]
-            col += 1
-            continue
-        hit = np.flatnonzero(rows[:, j] >= 0)
-        out[hit, col + rows[hit, j].astype(np.int64)] = 1
-        col += len(codes)
-    return out
