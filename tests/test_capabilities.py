@@ -41,6 +41,7 @@ def test_capabilities_list_every_feature_with_its_parameter_defaults_and_classes
 def test_capabilities_name_the_files_runs_write():
     files = published()["files"]
     assert files == {"model": ".gdl", "raster": ".tif", "style": ".qml", "probabilities": "_probabilities",
+                     "applicability": "_applicability",
                      "unfinished": [".partial", ".partial.journal", ".lock"]}
 
 
