@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 import rasterio
 
+from georaster_dl.applicability import required
 from georaster_dl.engine.device import check_device, select_device
 from georaster_dl.engine.journal import (Journal, OutputLock, discard_interrupted_run, journal_path,
                                          require_journal, truncate_to)
-from georaster_dl.applicability import required
 from georaster_dl.engine.outputs import OutputFile, applicability_output, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
 from georaster_dl.errors import Interrupted, OutputError, UserInputError

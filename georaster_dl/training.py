@@ -287,8 +287,10 @@ class _Run:
         weighted by ``importance``, thresholded on the cross-validation folds when there are some."""
         s = self.final_samples
         folds = None if self._folds is None else self._folds.fold_of(s.rows, s.cols)
-        return fit_applicability(s.x, feature_groups(self.stack), importance, folds,
-                                 _seed(self.settings.seed, -1, 55))
+        aoa = fit_applicability(s.x, feature_groups(self.stack), importance, folds, _seed(self.settings.seed, -1, 55))
+        info(f"area of applicability: {len(aoa.rows)} training rows kept, threshold {aoa.threshold:.3g} "
+             f"({aoa.method.split(':')[0]}); weights: {aoa.weights_from}")
+        return aoa
 
     def _fit_baselines(self, fold_bundles: list[ModelBundle]) -> dict[str, list[Baseline]]:
         """Each baseline fitted on every fold's training rows (the fold network's first member's)."""
