@@ -174,3 +174,20 @@ def test_a_model_without_training_rows_is_refused_with_one_line_and_nothing_writ
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --applicability: ") and "retrain" in err and "\n" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.gdl"]
+
+
+def test_rows_that_deflate_like_a_zip_bomb_are_stored_and_load(tmp_path):
+    # one-hot columns of a map of many units repeat a few values: deflated, 5,000 rows of a few hundred
+    # bands inflate more than MAX_RATIO times, which the loader refuses as a zip bomb
+    from georaster_dl.applicability import Applicability
+    from georaster_dl.stack import Stack
+
+    bundle = load_bundle(make_bundle(sample_area()["spec"], tmp_path / "m.gdl", hidden=(4,)))
+    n_bands = len(bundle.band_names)
+    rows = np.zeros((2 * 2**20 // (4 * n_bands), n_bands), np.float32)  # 2 MiB of one value
+    bundle.applicability = Applicability(rows, np.zeros(n_bands), np.ones(n_bands), np.ones(n_bands), 1.0, 0.5,
+                                         "test", "equal", len(rows))
+    with Stack(sample_area()["spec"]) as stack:
+        x = stack.sample_cells(np.arange(0, 256, 4), np.arange(0, 256, 4))
+    bundle.save(tmp_path / "rows.gdl", check_rows=x[np.isfinite(x).all(axis=1)])
+    assert np.array_equal(load_bundle(tmp_path / "rows.gdl", networks=False).applicability.rows, rows)

@@ -254,7 +254,8 @@ class ModelBundle:
         with atomic_output(path, overwrite) as f, zipfile.ZipFile(f, "w") as zf:
             _write_member(zf, MODEL_JSON, _dump(doc))
             for name in sorted(members):
-                _write_member(zf, name, members[name])
+                # the rows are stored: standardised 0/1 columns deflate past MAX_RATIO (a bomb, to the loader)
+                _write_member(zf, name, members[name], compress=name != ROWS_MEMBER)
         self.sha256, self.path = file_sha256(path), str(path)
         return path
 
@@ -694,9 +695,9 @@ def _renumber_shared_ids(config: bytes) -> bytes:
     return text.encode("utf-8")
 
 
-def _write_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+def _write_member(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool = True) -> None:
     info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
     zf.writestr(info, data)
 
