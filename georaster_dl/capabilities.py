@@ -76,7 +76,7 @@ def _features() -> dict[str, dict[str, Any]]:
 def _files() -> dict[str, Any]:
     """Suffixes of the files runs write, taken from the helpers that name them."""
     from georaster_dl.engine.journal import OutputLock, journal_path
-    from georaster_dl.engine.outputs import PROBABILITIES_SUFFIX
+    from georaster_dl.engine.outputs import APPLICABILITY_SUFFIX, PROBABILITIES_SUFFIX
     from georaster_dl.io.qml import qml_path
     from georaster_dl.io.writer import PARTIAL_SUFFIX
     from georaster_dl.models.bundle import SUFFIX
@@ -84,6 +84,6 @@ def _files() -> dict[str, Any]:
 
     out = Path("out.tif")
     return {"model": SUFFIX, "raster": out.suffix, "style": qml_path(out).suffix,
-            "probabilities": PROBABILITIES_SUFFIX, "targets": TARGETS_SUFFIX,
+            "probabilities": PROBABILITIES_SUFFIX, "applicability": APPLICABILITY_SUFFIX, "targets": TARGETS_SUFFIX,
             "unfinished": [PARTIAL_SUFFIX, journal_path(out).name[len(out.name):],
                            OutputLock(out).path.name[len(out.name):]]}

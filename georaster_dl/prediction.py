@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 
 import rasterio
 
+from georaster_dl.applicability import required
 from georaster_dl.engine.device import check_device, select_device
 from georaster_dl.engine.journal import (Journal, OutputLock, discard_interrupted_run, journal_path,
                                          require_journal, truncate_to)
-from georaster_dl.engine.outputs import OutputFile, plan_outputs
+from georaster_dl.engine.outputs import OutputFile, applicability_output, plan_outputs
 from georaster_dl.engine.scheduler import run_distributed, run_local
 from georaster_dl.errors import Interrupted, OutputError, UserInputError
 from georaster_dl.explain import EXPLAIN_KEY, single_thread_blas
@@ -51,7 +52,8 @@ SCHEDULER_TIMEOUT_S = 3
 def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[str, str] | None = None,
             window: int | None = None, workers: int | None = None, device: str = "auto", scheduler=None,
             bands: tuple[str, ...] | None = None, overwrite: bool = False, resume: bool = False,
-            compress: str = "zstd", overviews: bool = False, explain: bool = False) -> list[Path]:
+            compress: str = "zstd", overviews: bool = False, explain: bool = False,
+            applicability: bool = False) -> list[Path]:
     """Predict ``model`` over its grid into ``out`` (and sibling files for landform probabilities).
 
     Parameters
@@ -82,6 +84,9 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
     explain : bool
         Also write ``OUT_explain.tif``: per feature, its Integrated Gradients attribution to
         the output (see :mod:`georaster_dl.explain`); tag ``GDL_BASELINE`` the baseline output.
+    applicability : bool
+        Also write ``OUT_applicability.tif``: the dissimilarity index to the training rows and
+        the area of applicability (Meyer & Pebesma 2021; see :mod:`georaster_dl.applicability`).
 
     Returns
     -------
@@ -101,7 +106,7 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
         else:
             discard_interrupted_run(out, overwrite)
         written, files = _predict_locked(model, out, inputs or {}, window, workers, device, scheduler, bands,
-                                         overwrite, resume, compress, overviews, explain)
+                                         overwrite, resume, compress, overviews, explain, applicability)
     for f in files:
         if f.style:
             write_qml(f.path, f.style)
@@ -110,8 +115,8 @@ def predict(model: str | os.PathLike, out: str | os.PathLike, *, inputs: dict[st
 
 
 def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers: int | None, device: str, scheduler,
-                    bands, overwrite: bool, resume: bool, compress: str,
-                    overviews: bool, explain: bool) -> tuple[list[Path], list[OutputFile]]:
+                    bands, overwrite: bool, resume: bool, compress: str, overviews: bool, explain: bool,
+                    applicability: bool) -> tuple[list[Path], list[OutputFile]]:
     client = None if scheduler is None else _client(scheduler)  # first: an unreachable one fails in seconds
     # The first progress line, at once: QGIS shows movement while the model and inputs load.
     with progress("load", 1, "loading model") as bar:
@@ -124,6 +129,9 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
         bundle = load_bundle(model, networks=False)  # verified in full; TensorFlow is never imported
         files = plan_outputs(out, bundle.task, model_classes(bundle), bundle.n_members > 1, bands, bundle.value_range)
         files += [explain_output(out, bundle)] if explain else []
+        if applicability:
+            aoa = required(bundle)
+            files.append(applicability_output(out, aoa.threshold, aoa.method))
         overrides = {k: str(absolute(v)) for k, v in inputs.items()}
         used_inputs = [model, *(i.path for i in bundle.spec.with_inputs(overrides).inputs.values())]
         for f in files:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from rasterio.windows import Window
 
+from georaster_dl.applicability import Applicability, fit_applicability
 from georaster_dl.baselines import Baseline, fit_baselines
 from georaster_dl.cv import SpatialFolds, spatial_holdout
 from georaster_dl.errors import LabelError, UserInputError
@@ -114,13 +115,14 @@ def train(spec, labels, task: str, *, out: str | os.PathLike | None = None,
         metrics: dict[str, Any] = {"task": task, "labels": data.label_counts,
                                    "training": training_summary(data, final)}
         maps = score(data, config, folds, fold_models, final.bundle, metrics)
+        aoa = area_of_applicability(data, folds, final, metrics.get("importance"), config.settings.seed)
         options = config.to_dict(None if hasattr(labels, "rows") else str(absolute(labels)))
         if config.settings.tune:  # the final model's network is the one tuning chose
             options["network"] = final.network.to_dict()
             options["tuning"] = metrics["training"]["tuning"] = tuning_summary(fold_models, final)
         bundle = replace(final.bundle, options=options,
                          metrics=plain_json(metrics), input_sha256=_input_checksums(stack, labels),
-                         versions=library_versions())
+                         versions=library_versions(), applicability=aoa)
         _write(bundle, metrics, final.rows, (stack, maps[-1] if maps else None), out, metrics_path, report_path,
                overwrite)
     return bundle, plain_json(metrics)
@@ -321,6 +323,18 @@ def score(data: TrainingData, config: TrainConfig, folds: SpatialFolds | None, f
     if folds is not None:
         metrics["importance"] = _importance(data, config.settings.seed, folds, forwards)
     return maps
+
+
+def area_of_applicability(data: TrainingData, folds: SpatialFolds | None, final: FittedModel,
+                          importance: dict[str, float] | None, seed: int) -> Applicability:
+    """The area of applicability of the final model: its (first member's) training rows,
+    weighted by ``importance``, thresholded on the cross-validation folds when there are some."""
+    s = final.rows
+    fold_of = None if folds is None else folds.fold_of(s.rows, s.cols)
+    aoa = fit_applicability(s.x, feature_groups(data.stack), importance, fold_of, _seed(seed, -1, 55))
+    info(f"area of applicability: {len(aoa.rows)} training rows kept, threshold {aoa.threshold:.3g} "
+         f"({aoa.method.split(':')[0]}); weights: {aoa.weights_from}")
+    return aoa
 
 
 def _fold_baselines(data: TrainingData, config: TrainConfig,

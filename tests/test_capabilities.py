@@ -42,7 +42,8 @@ def test_capabilities_list_every_feature_with_its_parameter_defaults_and_classes
 def test_capabilities_name_the_files_runs_write():
     files = published()["files"]
     assert files == {"model": ".gdl", "raster": ".tif", "style": ".qml", "probabilities": "_probabilities",
-                     "targets": ".gpkg", "unfinished": [".partial", ".partial.journal", ".lock"]}
+                     "applicability": "_applicability", "targets": ".gpkg",
+                     "unfinished": [".partial", ".partial.journal", ".lock"]}
 
 
 def test_info_needs_a_path_or_capabilities():

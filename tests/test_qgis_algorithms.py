@@ -399,3 +399,15 @@ def test_cancel_in_processing_run_stops_the_backend_and_leaves_no_output(env, sa
     assert result["pids_at_cancel"] and result["alive_after"] == []
     assert result["seconds"] < 2.0
     assert result["left"] == []
+
+
+def test_map_prospectivity_writes_the_area_of_applicability_styled_by_its_mask(env, out, prospectivity_model):
+    result = run_algorithm(env, "map_prospectivity", {"MODEL": prospectivity_model["OUTPUT"], "APPLICABILITY": True,
+                                                      "OUTPUT": out / "prospectivity_aoa.tif"})
+    assert result["APPLICABILITY"] == str(out / "prospectivity_aoa_applicability.tif")
+    with rasterio.open(result["APPLICABILITY"]) as ds:
+        assert ds.descriptions == ("dissimilarity index", "area of applicability")
+        mask = ds.read(2, masked=True)
+        assert float(ds.tags()["GDL_AOA_THRESHOLD"]) > 0
+    assert set(np.unique(mask.compressed())) <= {0.0, 1.0} and mask.count() > 0
+    assert 'type="paletted" band="2"' in (out / "prospectivity_aoa_applicability.qml").read_text()

@@ -44,18 +44,24 @@ def _parse_inputs(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
                    "baseline output (tag GDL_BASELINE) + sum of the bands = the prediction. Costs 6-26x the CPU of "
                    "a plain prediction (BENCHMARKS.md).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its journal.")
+@click.option("--applicability", is_flag=True,
+              help="Also write OUT_applicability.tif: band 1 the dissimilarity index to the training rows, band 2 "
+                   "the area of applicability (1 inside, 0 outside; Meyer & Pebesma 2021), its threshold in the "
+                   "tags. Needs a model trained by this version.")
 @compress_option
 @overviews_option
 @overwrite_option
 def command(model: str, out: str, inputs: dict, window: int | None, workers: int | None, device: str,
-            scheduler: str | None, bands: str | None, expected_task: str | None, explain: bool, resume: bool,
+            scheduler: str | None, bands: str | None, expected_task: str | None, explain: bool,
+            applicability: bool, resume: bool,
             compress: str, overviews: bool, overwrite: bool) -> None:
     """Predict MODEL (.gdl) over its grid into OUT.tif (+ OUT.qml style).
 
     Landform models write class codes (paletted) and OUT_probabilities.tif; prospectivity
     models the probability (and its SD for ensembles); regression models the value (and SD).
-    With --explain, OUT_explain.tif holds one attribution band per feature.
-    Memory stays bounded by a few windows whatever the raster size.
+    With --explain, OUT_explain.tif holds one attribution band per feature; with --applicability,
+    OUT_applicability.tif says where the inputs resemble the training rows (area of applicability,
+    Meyer & Pebesma 2021). Memory stays bounded by a few windows whatever the raster size.
     """
     from georaster_dl.prediction import predict
 
@@ -63,7 +69,7 @@ def command(model: str, out: str, inputs: dict, window: int | None, workers: int
         check_task(model, expected_task)
     predict(model, out, inputs=inputs, window=window, workers=workers, device=device, scheduler=scheduler,
             bands=tuple(b.strip() for b in bands.split(",")) if bands else None, overwrite=overwrite,
-            resume=resume, compress=compress, overviews=overviews, explain=explain)
+            resume=resume, compress=compress, overviews=overviews, explain=explain, applicability=applicability)
 
 
 def check_task(model: str, expected: str) -> None:

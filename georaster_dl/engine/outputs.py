@@ -4,6 +4,8 @@
   and ``OUT_probabilities.tif`` (one float32 band per class, plus SD bands for ensembles);
 - prospectivity: ``OUT.tif`` probability (float32; band 2 the ensemble SD), ramp ``.qml``;
 - regression: ``OUT.tif`` value (float32; band 2 the ensemble SD), ramp ``.qml``.
+With ``--applicability`` also ``OUT_applicability.tif``: the dissimilarity index and the
+mask of the area of applicability (float32; see :mod:`georaster_dl.applicability`).
 Nodata: 0 for class codes (codes start at 1), NaN for float bands.
 """
 
@@ -21,6 +23,13 @@ from georaster_dl.tasks import get_task
 
 #: Added to the output's stem for a landform model's probabilities beside its classes.
 PROBABILITIES_SUFFIX = "_probabilities"
+#: Added to the output's stem for the area of applicability.
+APPLICABILITY_SUFFIX = "_applicability"
+#: The area of applicability's :attr:`OutputFile.key`.
+APPLICABILITY_KEY = "applicability"
+#: Mask classes of the area of applicability's band 2: code -> (name, colour).
+APPLICABILITY_CLASSES = {0: ("outside the area of applicability", (215, 25, 28)),
+                         1: ("inside the area of applicability", (26, 150, 65))}
 
 
 @dataclass(frozen=True)
@@ -109,3 +118,20 @@ def arrange(files: list[OutputFile], task: str, classes: list[ClassInfo], mean: 
             grid[i][valid] = col
         out[f.key] = grid
     return out
+
+
+def applicability_output(out: Path, threshold: float, method: str) -> OutputFile:
+    """``OUT_applicability.tif``: band 1 the dissimilarity index, band 2 the mask (1 inside,
+    0 outside) at ``threshold``; styled by the mask."""
+    return OutputFile(APPLICABILITY_KEY, out.with_name(f"{out.stem}{APPLICABILITY_SUFFIX}{out.suffix}"),
+                      ["dissimilarity index", "area of applicability"], "float32", float("nan"),
+                      style=qml.paletted_qml(APPLICABILITY_CLASSES, band=2),
+                      tags={"GDL_AOA_THRESHOLD": repr(float(threshold)), "GDL_AOA_METHOD": method})
+
+
+def applicability_bands(di: np.ndarray, threshold: float, valid: np.ndarray) -> np.ndarray:
+    """The two bands of :func:`applicability_output` over a window from the DI of its valid cells."""
+    grid = np.full((2,) + valid.shape, np.nan, dtype=np.float32)
+    grid[0][valid] = di
+    grid[1][valid] = di <= threshold
+    return grid

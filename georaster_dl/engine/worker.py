@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from rasterio.windows import Window
 
-from georaster_dl.engine.outputs import ClassInfo, OutputFile, arrange
+from georaster_dl.engine.outputs import APPLICABILITY_KEY, ClassInfo, OutputFile, applicability_bands, arrange
 from georaster_dl.explain import EXPLAIN_KEY, spread
 from georaster_dl.grid import TILE_SIZE
 from georaster_dl.stack import Stack
@@ -91,6 +91,9 @@ class WindowPredictor:
             raise
         self.classes = model_classes(bundle)
         self.strip = strip_rows(len(self.stack.compact_layout))
+        # cheap (at most 5,000 rows): built with the predictor, once per worker
+        self.dissimilarity = (bundle.applicability.scorer(self.stack.compact_layout)
+                              if bundle.applicability is not None else None)
 
     def __call__(self, window: Window, files: list[OutputFile]) -> dict[str, np.ndarray]:
         """Output bands of every file in ``files`` over ``window``."""
@@ -103,6 +106,7 @@ class WindowPredictor:
         sd = np.empty_like(mean) if self.forward.n_members > 1 else None
         explain = self.explainer if any(f.key == EXPLAIN_KEY for f in files) else None
         attributions = np.empty((cells.size, len(explain.names)), np.float32) if explain else None
+        di = np.empty(cells.size, np.float32) if any(f.key == APPLICABILITY_KEY for f in files) else None
         for start in range(0, cells.size, self.strip):
             part = slice(start, start + self.strip)
             rows = np.ascontiguousarray(flat[:, cells[part]].T)
@@ -112,9 +116,14 @@ class WindowPredictor:
                 sd[part] = s
             if explain:
                 attributions[part] = explain(rows, m)
-        out = arrange([f for f in files if f.key != EXPLAIN_KEY], self.bundle.task, self.classes, mean, sd, valid)
+            if di is not None:
+                di[part] = self.dissimilarity(rows)
+        out = arrange([f for f in files if f.key not in (EXPLAIN_KEY, APPLICABILITY_KEY)], self.bundle.task,
+                      self.classes, mean, sd, valid)
         if explain:
             out[EXPLAIN_KEY] = spread(attributions, valid)
+        if di is not None:
+            out[APPLICABILITY_KEY] = applicability_bands(di, self.bundle.applicability.threshold, valid)
         return out
 
     def close(self) -> None:

@@ -7,6 +7,10 @@ Layout::
     networks/member_01.keras     ...
     networks/forward.onnx        the forward pass (preprocessing, members, mean and SD) as
                                  one ONNX graph built from the members' weights
+    applicability/rows.npy       (optional) the standardised training rows of the area of
+                                 applicability (float32, at most 5,000; see
+                                 :mod:`georaster_dl.applicability`), its parameters in
+                                 ``model.json``'s ``applicability``
 
 ``model.json`` holds the format version, the task, the pinned StackSpec (inputs, features
 in order, categories), band names and kinds, the preprocessing parameters, the classes
@@ -50,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from georaster_dl import __version__
+from georaster_dl.applicability import ROWS_MEMBER, Applicability, load_rows
 from georaster_dl.errors import GeoRasterDLError, ModelFileError, OutputError
 from georaster_dl.io.files import atomic_output, check_input_file, check_output_path
 from georaster_dl.io.schema import NUMBER, schema_problem
@@ -59,7 +64,8 @@ from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.spec import StackSpec, load_spec
 
 #: 2: the ONNX forward pass is stored (format 1 files are read; the graph is built on load).
-FORMAT_VERSION = 2
+#: 3: the area of applicability's training rows may be stored (files without them are read).
+FORMAT_VERSION = 3
 SUFFIX = ".gdl"
 MODEL_JSON = "model.json"
 GRAPH_MEMBER = "networks/forward.onnx"
@@ -93,6 +99,9 @@ MODEL_SCHEMA = {
     "value_range": ([NUMBER], None), "options": {"?network": dict}, "metrics": {"?cv": ({str: object}, None)},
     "input_sha256": {str: str}, "versions": {str: str}, "members": [{"name": str, "sha256": str}],
     "?forward_graph": {"name": str, "sha256": str},
+    "?applicability": {"name": str, "sha256": str, "n_rows": int, "n_training": int, "mean": [NUMBER], "std": [NUMBER],
+                       "weights": [NUMBER], "mean_distance": NUMBER, "threshold": NUMBER, "method": str,
+                       "weights_from": str},
 }
 
 
@@ -133,6 +142,8 @@ class ModelBundle:
         SHA-256 of the bundle file once saved or loaded.
     path : str or None
         The file the bundle was loaded from or saved to (for messages).
+    applicability : Applicability or None
+        Training rows and threshold of the area of applicability (None: trained before it existed).
     """
 
     task: str
@@ -153,6 +164,7 @@ class ModelBundle:
     path: str | None = None
     graph: bytes | None = field(default=None, repr=False)
     member_count: int = 0
+    applicability: Applicability | None = field(default=None, repr=False)
 
     @property
     def n_members(self) -> int:
@@ -236,16 +248,20 @@ class ModelBundle:
         members = {f"networks/member_{i:02d}.keras": _keras_bytes(net, self.created)
                    for i, net in enumerate(self.networks)}
         members[GRAPH_MEMBER] = self.forward_graph()
+        if self.applicability is not None:
+            members[ROWS_MEMBER] = self.applicability.rows_bytes()
         doc = self._document({name: _sha256(data) for name, data in members.items()})
         with atomic_output(path, overwrite) as f, zipfile.ZipFile(f, "w") as zf:
             _write_member(zf, MODEL_JSON, _dump(doc))
             for name in sorted(members):
-                _write_member(zf, name, members[name])
+                # the rows are stored: standardised 0/1 columns deflate past MAX_RATIO (a bomb, to the loader)
+                _write_member(zf, name, members[name], compress=name != ROWS_MEMBER)
         self.sha256, self.path = file_sha256(path), str(path)
         return path
 
     def _document(self, member_sha256: dict[str, str]) -> dict[str, Any]:
         graph_sha256 = member_sha256.pop(GRAPH_MEMBER)
+        rows_sha256 = member_sha256.pop(ROWS_MEMBER, None)
         doc = {"format_version": FORMAT_VERSION, "software": "georaster_dl", "task": self.task,
                "spec": self.spec.to_dict(), "band_names": list(self.band_names),
                "band_kinds": list(self.band_kinds), "preprocess": self.preprocess.to_dict(),
@@ -255,6 +271,8 @@ class ModelBundle:
                "versions": self.versions, "created": self.created,
                "members": [{"name": n, "sha256": s} for n, s in sorted(member_sha256.items())],
                "forward_graph": {"name": GRAPH_MEMBER, "sha256": graph_sha256, "format": "onnx"}}
+        if self.applicability is not None:
+            doc["applicability"] = self.applicability.to_dict(rows_sha256)
         doc = plain_json(doc)
         doc["content_sha256"] = _content_sha256(doc)
         return doc
@@ -291,6 +309,8 @@ def load_bundle(path: str | os.PathLike, networks: bool = True) -> ModelBundle:
         shapes = [_check_layers(data, m["name"], path) for m, data in zip(doc["members"], members)]
         stored = doc.get("forward_graph")
         graph = _read_checked(zf, GRAPH_MEMBER, stored["sha256"], path) if stored else None
+        aoa = doc.get("applicability")
+        rows = _read_checked(zf, ROWS_MEMBER, aoa["sha256"], path) if aoa else None
     nets = [_load_network(data, m["name"], path) for m, data in zip(doc["members"], members)] \
         if networks or graph is None else []
     try:
@@ -302,6 +322,9 @@ def load_bundle(path: str | os.PathLike, networks: bool = True) -> ModelBundle:
             metrics=doc["metrics"], input_sha256=doc["input_sha256"], versions=doc["versions"],
             created=doc["created"], graph=graph, member_count=len(members))
         n_bands, n_out = len(bundle.band_names), bundle.n_outputs
+        if aoa:
+            bundle.applicability = Applicability.from_dict(aoa, load_rows(rows, aoa["n_rows"], n_bands, str(path)))
+            consistent_aoa = all(len(aoa[k]) == n_bands for k in ("mean", "std", "weights"))
         consistent = bundle.preprocess.names == bundle.band_names and len(bundle.band_kinds) == n_bands
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(f"{path}: {MODEL_JSON} lacks or garbles an entry ({type(exc).__name__}: {exc}); "
@@ -311,7 +334,7 @@ def load_bundle(path: str | os.PathLike, networks: bool = True) -> ModelBundle:
             raise ModelFileError(f"{path}: {m['name']} takes {n_in} inputs and gives {n_net_out} outputs, but "
                                  f"model.json lists {n_bands} bands and {n_out} outputs; the file is inconsistent, "
                                  "retrain the model")
-    if not consistent:
+    if not consistent or (aoa and not consistent_aoa):
         raise ModelFileError(f"{path}: {MODEL_JSON} lists different bands for the network and its scaling; "
                              "the file is inconsistent, retrain the model")
     bundle.sha256, bundle.path = file_sha256(path), str(path)
@@ -359,6 +382,11 @@ def read_document(zf: zipfile.ZipFile, path: Path) -> dict[str, Any]:
         listed = listed + [GRAPH_MEMBER]
     elif version >= 2:
         raise ModelFileError(f"{path}: {MODEL_JSON} lists no forward graph; the file is corrupt: retrain the model")
+    aoa = doc.get("applicability")
+    if aoa is not None:
+        if aoa["name"] != ROWS_MEMBER:
+            raise ModelFileError(f"{path}: {MODEL_JSON} garbles its applicability entry; the file is corrupt")
+        listed = listed + [ROWS_MEMBER]
     unexpected = sorted(set(names) - set(listed) - {MODEL_JSON})
     missing = sorted(set(listed) - set(names))
     if unexpected or missing:
@@ -452,7 +480,7 @@ def open_model_zip(path: Path) -> zipfile.ZipFile:
 def _check_member_name(name: str, path: Path) -> None:
     parts = name.split("/")
     if (name.startswith(("/", "\\")) or "\\" in name or ":" in name or ".." in parts or "" in parts
-            or not (name in (MODEL_JSON, GRAPH_MEMBER) or _MEMBER_RE.match(name))):
+            or not (name in (MODEL_JSON, GRAPH_MEMBER, ROWS_MEMBER) or _MEMBER_RE.match(name))):
         raise ModelFileError(f"{path}: member name {name!r} is not allowed in a model file; "
                              "the file has been tampered with")
 
@@ -589,9 +617,9 @@ def _renumber_shared_ids(config: bytes) -> bytes:
     return text.encode("utf-8")
 
 
-def _write_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+def _write_member(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool = True) -> None:
     info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
     zf.writestr(info, data)
 

@@ -45,4 +45,8 @@ def describe_bundle(path: str | os.PathLike, as_json: bool = False) -> str:
     if cv:
         keys = [k for k in ("auc_pooled", "auc_mean", "auc_sd", "accuracy", "kappa", "r2", "rmse", "mae") if k in cv]
         lines.append(f"cv ({cv.get('folds')} folds)  " + ", ".join(f"{k} {cv[k]:.3f}" for k in keys))
+    aoa = doc.get("applicability")
+    lines.append(f"applicability  threshold {aoa['threshold']:.4g} on {aoa['n_rows']} training rows ({aoa['method']}; "
+                 f"weights: {aoa['weights_from']})" if aoa else
+                 "applicability  none (trained before the rows were kept: retrain for predict --applicability)")
     return "\n".join(lines)

@@ -142,7 +142,8 @@ class GeoRasterDLAlgorithm(QgsProcessingAlgorithm):
         files = capabilities.capabilities()["files"]
         try:
             args, outputs = self.arguments(parameters, context, feedback)
-            side = {name: _sibling(outputs["OUTPUT"], files[key]) for name, key in self.SIDE_OUTPUTS.items()}
+            side = {name: _sibling(outputs["OUTPUT"], files[key]) for name, key in self.SIDE_OUTPUTS.items()
+                    if key in files}  # an older backend does not name (or write) every side file
             run_backend([*command, "--json-progress", self.COMMAND, *args], feedback,
                         [*outputs.values(), *side.values()], files)
         except QgsProcessingException as exc:  # the backend's message names its options: say the dialog's

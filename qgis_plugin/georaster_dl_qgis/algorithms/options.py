@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFile,
+from qgis.core import (QgsProcessing, QgsProcessingContext, QgsProcessingFeedback, QgsProcessingOutputRasterLayer,
+                       QgsProcessingParameterBoolean, QgsProcessingParameterEnum, QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString, QgsProcessingUtils)
@@ -286,6 +286,11 @@ def add_prediction(alg) -> None:
             "Parallel windows; 0 lets the backend choose.", advanced=True)
     alg.add(enum("DEVICE", "Device", capabilities.choices(capabilities.available(), "devices"), "auto"),
             "Run the network on a GPU when one is available (auto).", advanced=True)
+    alg.add(QgsProcessingParameterBoolean("APPLICABILITY", "Area of applicability", False),
+            "Also write <output>_applicability.tif: the dissimilarity index of each cell to the training rows "
+            "and a mask of where the model can be trusted (1 inside, 0 outside; Meyer & Pebesma 2021). Needs a "
+            "model trained by this version (with cross-validation for the CV-derived threshold).")
+    alg.addOutput(QgsProcessingOutputRasterLayer("APPLICABILITY", "Area of applicability"))
 
 
 def prediction_args(alg, parameters: dict, context, replacements: dict[str, str] | None = None) -> list[str]:
@@ -295,4 +300,5 @@ def prediction_args(alg, parameters: dict, context, replacements: dict[str, str]
     args += ["--window", str(alg.parameterAsInt(parameters, "WINDOW", context)),
              "--device", alg.parameterAsEnumString(parameters, "DEVICE", context)]
     workers = alg.parameterAsInt(parameters, "WORKERS", context)
+    args += ["--applicability"] if alg.parameterAsBool(parameters, "APPLICABILITY", context) else []
     return args + (["--workers", str(workers)] if workers else [])
