@@ -52,6 +52,10 @@ EXPLAIN_KEY = "explain"
 EXPLAIN_SUFFIX = "_explain"
 BASELINE_TAG = "GDL_BASELINE"
 METHOD_TAG = "GDL_EXPLAIN_METHOD"
+#: Points of each dependence plot kept in the metrics (a seeded subsample of the held-out rows).
+DEPENDENCE_POINTS = 400
+#: Inputs with a dependence plot in the report: the strongest by mean absolute attribution.
+DEPENDENCE_INPUTS = 4
 #: Largest difference allowed between this module's forward pass and the ONNX graph's.
 CHECK_TOLERANCE = 1e-4
 
@@ -90,7 +94,8 @@ ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
 
 
 def member_layers(bundle) -> list[list[DenseLayer]]:
-    """The Dense layers of every ensemble member, read from the model file without TensorFlow.
+    """The Dense layers of every ensemble member: from the networks in memory (a model just
+    trained, e.g. a cross-validation fold's), else read from the model file without TensorFlow.
 
     A Keras 3 ``.keras`` file stores the i-th Dense layer's kernel and bias under
     ``layers/dense`` (i = 0) or ``layers/dense_{i}`` of ``model.weights.h5``, in the order of
@@ -101,6 +106,9 @@ def member_layers(bundle) -> list[list[DenseLayer]]:
 
     from georaster_dl.models.bundle import member_bytes
 
+    if bundle.networks:
+        return [[DenseLayer(*_kernel_bias(layer), str(layer.get_config().get("activation") or "linear"))
+                 for layer in network.layers if type(layer).__name__ == "Dense"] for network in bundle.networks]
     members = []
     for name, data in member_bytes(bundle):
         try:
@@ -124,6 +132,11 @@ def member_layers(bundle) -> list[list[DenseLayer]]:
                                  "retrain the model")
         members.append(layers)
     return members
+
+
+def _kernel_bias(layer) -> tuple[np.ndarray, np.ndarray | None]:
+    weights = [np.asarray(w, np.float32) for w in layer.get_weights()]
+    return weights[0], weights[1] if len(weights) > 1 else None
 
 
 def feature_columns(bundle) -> list[tuple[str, list[int]]]:
@@ -163,7 +176,12 @@ class Explainer:
         self.per_class = bundle.n_outputs > 1
         self.path = bundle.path
         self.steps = int(steps)
-        self.members = member_layers(bundle)
+        # float64: BLAS rounds a row's float32 products differently by its position in the matrix
+        # (OpenBLAS's Haswell kernel: by row mod 6), which made tiles differ from the whole in the
+        # last bit; float64 products differ around 1e-16 and round to the same float32 attribution.
+        self.members = [[DenseLayer(layer.kernel.astype(np.float64),
+                                    None if layer.bias is None else layer.bias.astype(np.float64), layer.activation)
+                         for layer in member] for member in member_layers(bundle)]
         layout = bundle.compact_layout()
         starts = np.cumsum([0] + [1 if codes is None else len(codes) for codes in layout])
         self.plain = [j for j, codes in enumerate(layout) if codes is None]
@@ -172,14 +190,14 @@ class Explainer:
         # per member: first-layer rows of the plain bands, and [0; rows of the group] per one-hot column
         # (position p, -1 for an unseen code, selects row p + 1), as the ONNX graph does
         self.plain_rows = [m[0].kernel[starts[self.plain]] for m in self.members]
-        self.onehot_rows = [[np.concatenate([np.zeros((1, m[0].kernel.shape[1]), np.float32),
+        self.onehot_rows = [[np.concatenate([np.zeros((1, m[0].kernel.shape[1])),
                                              m[0].kernel[starts[j]:starts[j + 1]]]) for j in self.onehot]
                             for m in self.members]
         target = bundle.target or {"mean": 0.0, "std": 1.0}
         self.shift, self.scale = float(target["mean"]), float(target["std"])
         columns = feature_columns(bundle)
         self.names = [name for name, _ in columns]
-        self._columns = [cols for _, cols in columns]
+        self.columns = [cols for _, cols in columns]
         self.baseline = self._outputs(np.zeros((1, len(self.plain)), np.float32),
                                       np.zeros((1, len(self.onehot)), np.int64))[0]
 
@@ -245,7 +263,7 @@ class Explainer:
         positions = rows[:, self.onehot].astype(np.int64) + 1
         cls = np.argmax(mean, axis=1) if self.per_class else None
         columns = np.zeros((len(rows), len(self.plain) + len(self.onehot)), np.float64)
-        alphas = ((np.arange(self.steps) + 0.5) / self.steps).astype(np.float32)  # float64 would upcast every product
+        alphas = (np.arange(self.steps) + 0.5) / self.steps
         for m, layers in enumerate(self.members):
             u = self._first_product(m, z, positions)
             bias = 0 if layers[0].bias is None else layers[0].bias
@@ -254,7 +272,7 @@ class Explainer:
             for k, j in enumerate(self.onehot):
                 columns[:, j] += np.einsum("nh,nh->n", grad, self.onehot_rows[m][k][positions[:, k]])
         columns *= self.scale / len(self.members)
-        return np.stack([columns[:, cols].sum(axis=1) for cols in self._columns], axis=1)
+        return np.stack([columns[:, cols].sum(axis=1) for cols in self.columns], axis=1)
 
     def _outputs(self, z: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """The ensemble's mean output in target units for standardised plain bands ``z`` and
@@ -306,3 +324,26 @@ def spread(attributions: np.ndarray, valid: np.ndarray) -> np.ndarray:
     grid = np.full((attributions.shape[1],) + valid.shape, np.nan, np.float32)
     grid[:, valid] = attributions.T
     return grid
+
+
+def held_out_summary(parts: list[tuple[Explainer, np.ndarray, np.ndarray | None]], seed: int) -> dict:
+    """The global explanation of a cross-validated model on its held-out rows.
+
+    ``parts``: per fold, the fold model's :class:`Explainer`, the held-out compact rows and
+    (landform) the fold model's probabilities for them. Returns ``mean_abs`` (feature ->
+    mean absolute attribution over every held-out row), ``n_rows``, and ``dependence``:
+    for the :data:`DEPENDENCE_INPUTS` strongest features read as one continuous column, up
+    to :data:`DEPENDENCE_POINTS` (value, attribution) pairs.
+    """
+    names = parts[0][0].names
+    attributions = np.concatenate([explainer(rows, mean) for explainer, rows, mean in parts])
+    rows = np.concatenate([rows for _, rows, _ in parts])
+    mean_abs = {name: float(v) for name, v in zip(names, np.abs(attributions).mean(axis=0))}
+    continuous = {name: cols[0] for name, cols in zip(names, parts[0][0].columns)
+                  if len(cols) == 1 and cols[0] in parts[0][0].plain}
+    strongest = sorted(continuous, key=lambda n: -mean_abs[n])[:DEPENDENCE_INPUTS]
+    pick = np.random.default_rng(seed).permutation(len(rows))[:DEPENDENCE_POINTS]
+    return {"n_rows": len(rows), "mean_abs": mean_abs, "method": parts[0][0].tags[METHOD_TAG],
+            "dependence": {name: {"value": rows[pick, continuous[name]].round(6).tolist(),
+                                  "attribution": attributions[pick, names.index(name)].round(6).tolist()}
+                           for name in strongest}}
