@@ -3,8 +3,8 @@
 Sections appear when their figures exist in the metrics: summary and provenance,
 the network beside the baselines of the same folds, training curves, ROC curve,
 success-rate and prediction-rate curves with the share of deposits captured, the
-prediction-area plot, confusion matrix and per-class scores, the reliability diagram, permutation importance on held-out folds, and a map
-thumbnail. Plots are drawn with matplotlib's ``Figure`` API (Agg), which leaves pyplot's
+prediction-area plot, confusion matrix and per-class scores, the reliability diagram, permutation importance and the explanation (mean absolute
+attribution and dependence plots) on held-out folds, and a map thumbnail. Plots are drawn with matplotlib's ``Figure`` API (Agg), which leaves pyplot's
 global state alone.
 """
 
@@ -49,7 +49,7 @@ def write_report(path: str | os.PathLike, bundle, metrics: dict[str, Any], thumb
     path = check_output_path(path, overwrite, what="report")
     parts = [f"<h1>{_e(title)}</h1>", _summary(bundle, metrics)]
     for section in (_baselines, _training_curves, _roc, _rate_curves, _prediction_area, _confusion, _reliability,
-                    _importance):
+                    _importance, _explanation):
         parts.append(section(metrics, bundle))
     if thumbnail is not None:
         parts.append(_map(thumbnail, bundle))
@@ -252,6 +252,35 @@ def _importance(metrics: dict, bundle) -> str:
     return ("<h2>Permutation importance (held-out folds)</h2>" + _img(fig) +
             "<p class='note'>Mean over folds and three shuffles; the one-hot bands of a categorical input are "
             "shuffled together.</p>")
+
+
+def _explanation(metrics: dict, bundle) -> str:
+    summary = metrics.get("explain") or {}
+    if not summary.get("mean_abs"):
+        return ""
+    of = "the predicted class's probability" if bundle.classes else get_task(bundle.task).map_label
+    mean_abs = summary["mean_abs"]
+    names = sorted(mean_abs, key=mean_abs.get)
+    fig, ax = _figure(height=0.4 * len(names) + 1.2)
+    ax.barh(names, [mean_abs[n] for n in names], color="C2")
+    ax.set(xlabel=f"mean |attribution| to {of}", title="Integrated Gradients on the held-out rows")
+    parts = ["<h2>Explanation (held-out folds)</h2>", _img(fig)]
+    dependence = summary.get("dependence") or {}
+    if dependence:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(3.2 * len(dependence), 3.0), dpi=100, layout="constrained")
+        for ax, (name, points) in zip(fig.subplots(1, len(dependence), squeeze=False)[0], dependence.items()):
+            ax.scatter(points["value"], points["attribution"], s=6, alpha=0.5, color="C2")
+            ax.axhline(0, color="black", lw=0.8)
+            ax.set(xlabel=name, ylabel="attribution")
+        parts.append(_img(fig))
+    parts.append(f"<p class='note'>Each fold's model explains the {summary['n_rows']} rows it was not trained on "
+                 "(presences and background cells, or labelled rows); attributions are per cell and sum with the "
+                 "baseline output to the prediction, so a bar is how far an input moves the output on average, in "
+                 f"its units. Dependence: the strongest continuous inputs, value against attribution. "
+                 f"Method: {_e(summary.get('method', ''))}. Per-cell maps: <code>predict --explain</code>.</p>")
+    return "".join(parts)
 
 
 def _map(thumb: np.ndarray, bundle) -> str:

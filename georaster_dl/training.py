@@ -4,13 +4,14 @@ A short pipeline of functions that pass values: open the stack (pinning its spec
 the labels into feature rows and background pools (:func:`training_data`), lay out spatial
 folds (:func:`make_folds`), fit each fold's ensemble and the final one (:func:`fit_models`),
 score them (:func:`score`: each fold's models score every valid cell inside it; the
-baselines beside them), and write one model file, the metrics and an HTML report. Every
+baselines beside them; importance and the explanation on the held-out rows), and write one model file, the metrics and an HTML report. Every
 choice comes in one validated :class:`~georaster_dl.models.config.TrainConfig`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from georaster_dl.applicability import Applicability, fit_applicability
 from georaster_dl.baselines import Baseline, fit_baselines
 from georaster_dl.cv import SpatialFolds, spatial_holdout
 from georaster_dl.errors import LabelError, UserInputError
+from georaster_dl.explain import Explainer, held_out_summary
+from georaster_dl.features.registry import compact_onehot
 from georaster_dl.importance import feature_groups, permutation_importance
 from georaster_dl.io.files import absolute, check_output_path
 from georaster_dl.metrics import (area_metrics, mean_sd, negative_mask, plain_json, prospectivity_metrics,
@@ -322,6 +325,7 @@ def score(data: TrainingData, config: TrainConfig, folds: SpatialFolds | None, f
                                       for name, cv in zip(fitted, cvs)}
     if folds is not None:
         metrics["importance"] = _importance(data, config.settings.seed, folds, forwards)
+        metrics["explain"] = _explanation(data, config.settings.seed, folds, fold_models, forwards)
     return maps
 
 
@@ -385,31 +389,49 @@ def _labelled_cv(data: TrainingData, folds: SpatialFolds, forwards: list) -> dic
     return {**folds.to_dict(), "folds": folds.k, **pooled, **summary, "per_fold": per_fold}
 
 
+def _held_out(data: TrainingData, folds: SpatialFolds) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Each fold's held-out rows and targets (fold, x, y): presences against background cells
+    for tasks that draw background, else the labelled rows; folds too small to score skipped."""
+    task = get_task(data.labelset.task)
+    s, pool = data.labelled, data.pools[0] if data.pools else None
+    sample_fold = folds.fold_of(s.rows, s.cols)
+    pool_fold = folds.fold_of(pool.rows, pool.cols) if pool is not None else None
+    for f in range(folds.k):
+        if task.draws_background:
+            held = s.subset((sample_fold == f) & (s.y == 1))
+            cells = pool.subset(pool_fold == f)
+            if len(held) and len(cells):
+                yield f, np.concatenate([held.x, cells.x]), np.r_[np.ones(len(held)), np.zeros(len(cells))]
+        else:
+            held = s.subset(sample_fold == f)
+            if len(held) >= 2:
+                yield f, held.x, held.y
+
+
 def _importance(data: TrainingData, seed: int, folds: SpatialFolds, forwards: list[Forward]) -> dict[str, float]:
     """Mean drop of each fold's score when an input's bands are shuffled in its held-out rows."""
     task = get_task(data.labelset.task)
     groups = feature_groups(data.stack)
     totals: dict[str, list[float]] = {name: [] for name in groups}
-    s, pool = data.labelled, data.pools[0] if data.pools else None
-    sample_fold = folds.fold_of(s.rows, s.cols)
-    pool_fold = folds.fold_of(pool.rows, pool.cols) if pool is not None else None
-    for f, forward in enumerate(forwards):
-        if task.draws_background:  # held-out presences against held-out background cells
-            held = s.subset((sample_fold == f) & (s.y == 1))
-            cells = pool.subset(pool_fold == f)
-            if not len(held) or not len(cells):
-                continue
-            x, y = np.concatenate([held.x, cells.x]), np.r_[np.ones(len(held)), np.zeros(len(cells))]
-        else:
-            held = s.subset(sample_fold == f)
-            if len(held) < 2:
-                continue
-            x, y = held.x, held.y
-        drops = permutation_importance(forward, x, lambda out, y=y: task.row_score(y, out), groups,
+    for f, x, y in _held_out(data, folds):
+        drops = permutation_importance(forwards[f], x, lambda out, y=y: task.row_score(y, out), groups,
                                        _seed(seed, f, 99))
         for name, drop in drops.items():
             totals[name].append(drop)
     return {name: float(np.mean(v)) if v else float("nan") for name, v in totals.items()}
+
+
+def _explanation(data: TrainingData, seed: int, folds: SpatialFolds, fold_models: list[FittedModel],
+                 forwards: list[Forward]) -> dict[str, Any]:
+    """The global explanation on the held-out rows: each fold model explains the rows it did
+    not see (see :func:`~georaster_dl.explain.held_out_summary`)."""
+    layout = data.stack.compact_layout
+    parts = []
+    for f, x, _ in _held_out(data, folds):
+        rows = compact_onehot(x, layout) if any(codes is not None for codes in layout) else x
+        mean = forwards[f](rows, compact=True)[0] if fold_models[f].bundle.n_outputs > 1 else None
+        parts.append((Explainer(fold_models[f].bundle), rows, mean))
+    return held_out_summary(parts, _seed(seed, -1, 88)) if parts else {}
 
 
 def _write(bundle: ModelBundle, metrics: dict, rows: Samples, thumbnail_from: tuple, out, metrics_path, report_path,

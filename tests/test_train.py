@@ -62,6 +62,16 @@ def test_prospectivity_beats_random_and_recovers_the_hidden_rule(prospectivity):
     # the rule's inputs (fault distance, host unit, magnetics) matter; elevation does not
     imp = metrics["importance"]
     assert min(imp["faults.distance"], imp["geology.onehot"], imp["mag"]) > imp["dem"]
+    # the held-out explanation agrees: the rule's inputs move the probability more than elevation
+    explained = metrics["explain"]
+    attribution = explained["mean_abs"]
+    assert list(attribution) == ["dem", "dem.slope", "dem.tpi(radius=5)", "mag", "radiometrics", "geology.onehot",
+                                 "faults.distance"]
+    assert min(attribution["faults.distance"], attribution["mag"]) > attribution["dem"]
+    assert explained["n_rows"] > 10 * cv["folds"] and "integrated gradients" in explained["method"]
+    assert "geology.onehot" not in explained["dependence"] and len(explained["dependence"]) == 4
+    for points in explained["dependence"].values():
+        assert len(points["value"]) == len(points["attribution"]) == min(400, explained["n_rows"])
 
 
 def test_prospectivity_outputs_hold_the_promised_figures(prospectivity):
@@ -77,9 +87,9 @@ def test_prospectivity_outputs_hold_the_promised_figures(prospectivity):
     assert doc["training"]["success"]["auc"] >= doc["cv"]["auc_pooled"] - 0.1
     html = (d / "p.html").read_text()
     for section in ("Training curves", "ROC curve", "Success-rate and prediction-rate curves",
-                    "Prediction-area plot", "Permutation importance", "Map"):
+                    "Prediction-area plot", "Permutation importance", "Explanation (held-out folds)", "Map"):
         assert f"<h2>{section}" in html
-    assert html.count("data:image/png;base64,") == 6
+    assert html.count("data:image/png;base64,") == 8
     assert "auprc_pooled" in html and "They are not absolute probabilities" in html
     assert "<h2>Baselines (same folds, same samples)" in html and "random forest" in html
     loaded = load_bundle(d / "p.gdl")
@@ -159,6 +169,10 @@ def test_landform_beats_the_majority_class_and_recovers_the_rule(tmp_path):
     # slope and TPI define the classes: they matter most
     top = sorted(metrics["importance"], key=metrics["importance"].get)[-2:]
     assert set(top) == {"dem.slope", "dem.tpi(radius=5)"}
+    # to each row's predicted class probability; geology's is large too, measured from "no unit" (the baseline)
+    attribution = metrics["explain"]["mean_abs"]
+    assert max(attribution, key=attribution.get) == "dem.tpi(radius=5)"
+    assert "<h2>Explanation (held-out folds)" in html
     truth = _truth(paths["truth_landform"])
     names = {1: "valley floor", 2: "lower slope", 3: "upper slope", 4: "ridge", 5: "plain"}
     index = {c["name"]: i for i, c in enumerate(bundle.classes)}
