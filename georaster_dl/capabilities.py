@@ -77,6 +77,7 @@ def _files() -> dict[str, Any]:
     """Suffixes of the files runs write, taken from the helpers that name them."""
     from georaster_dl.engine.journal import OutputLock, journal_path
     from georaster_dl.engine.outputs import APPLICABILITY_SUFFIX, PROBABILITIES_SUFFIX
+    from georaster_dl.explain import EXPLAIN_SUFFIX
     from georaster_dl.io.qml import qml_path
     from georaster_dl.io.writer import PARTIAL_SUFFIX
     from georaster_dl.models.bundle import SUFFIX
@@ -84,6 +85,6 @@ def _files() -> dict[str, Any]:
 
     out = Path("out.tif")
     return {"model": SUFFIX, "raster": out.suffix, "style": qml_path(out).suffix,
-            "probabilities": PROBABILITIES_SUFFIX, "applicability": APPLICABILITY_SUFFIX, "targets": TARGETS_SUFFIX,
+            "probabilities": PROBABILITIES_SUFFIX, "explain": EXPLAIN_SUFFIX, "applicability": APPLICABILITY_SUFFIX, "targets": TARGETS_SUFFIX,
             "unfinished": [PARTIAL_SUFFIX, journal_path(out).name[len(out.name):],
                            OutputLock(out).path.name[len(out.name):]]}

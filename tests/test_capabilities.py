@@ -42,7 +42,7 @@ def test_capabilities_list_every_feature_with_its_parameter_defaults_and_classes
 def test_capabilities_name_the_files_runs_write():
     files = published()["files"]
     assert files == {"model": ".gdl", "raster": ".tif", "style": ".qml", "probabilities": "_probabilities",
-                     "applicability": "_applicability", "targets": ".gpkg",
+                     "explain": "_explain", "applicability": "_applicability", "targets": ".gpkg",
                      "unfinished": [".partial", ".partial.journal", ".lock"]}
 
 

@@ -401,9 +401,17 @@ def test_cancel_in_processing_run_stops_the_backend_and_leaves_no_output(env, sa
     assert result["left"] == []
 
 
-def test_map_prospectivity_writes_the_area_of_applicability_styled_by_its_mask(env, out, prospectivity_model):
+def test_map_prospectivity_writes_explanation_and_area_of_applicability_styled(env, out, prospectivity_model):
     result = run_algorithm(env, "map_prospectivity", {"MODEL": prospectivity_model["OUTPUT"], "APPLICABILITY": True,
-                                                      "OUTPUT": out / "prospectivity_aoa.tif"})
+                                                      "EXPLAIN": True, "OUTPUT": out / "prospectivity_aoa.tif"})
+    assert result["EXPLAIN"] == str(out / "prospectivity_aoa_explain.tif")
+    with rasterio.open(result["EXPLAIN"]) as ds, rasterio.open(result["OUTPUT"]) as pred:
+        total = ds.read().sum(axis=0) + float(ds.tags()["GDL_BASELINE"])
+        probability = pred.read(1)
+        assert ds.count >= 3 and "magnetics" in " ".join(ds.descriptions)
+    valid = np.isfinite(probability)
+    assert np.abs(total[valid] - probability[valid]).max() < 0.05  # completeness
+    assert "#2166ac" in (out / "prospectivity_aoa_explain.qml").read_text()  # the diverging ramp
     assert result["APPLICABILITY"] == str(out / "prospectivity_aoa_applicability.tif")
     with rasterio.open(result["APPLICABILITY"]) as ds:
         assert ds.descriptions == ("dissimilarity index", "area of applicability")

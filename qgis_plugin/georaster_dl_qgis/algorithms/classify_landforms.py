@@ -15,7 +15,7 @@ class ClassifyLandforms(GeoRasterDLAlgorithm):
     GROUP, GROUP_ID = "Landforms", "landforms"
     HELP_SECTION = "prediction"
     COMMAND = "predict"
-    SIDE_OUTPUTS = {"PROBABILITIES": "probabilities", "APPLICABILITY": "applicability"}
+    SIDE_OUTPUTS = {"PROBABILITIES": "probabilities", "EXPLAIN": "explain", "APPLICABILITY": "applicability"}
     HELP = ("Maps landform classes over a DEM with a model from 'Train landform classifier'. The "
             "terrain features are derived exactly as in training, window by window. The output "
             "loads paletted with the model's class names and colours.")

@@ -14,7 +14,7 @@ class MapProspectivity(GeoRasterDLAlgorithm):
     GROUP, GROUP_ID = "Prospectivity", "prospectivity"
     HELP_SECTION = "prediction"
     COMMAND = "predict"
-    SIDE_OUTPUTS = {"APPLICABILITY": "applicability"}
+    SIDE_OUTPUTS = {"EXPLAIN": "explain", "APPLICABILITY": "applicability"}
     HELP = ("Applies a model from 'Train prospectivity model' to its evidence layers (or replacements) "
             "and writes the probability of a deposit per cell; ensembles add a standard deviation "
             "band. The map loads with a probability colour ramp.")

@@ -286,6 +286,11 @@ def add_prediction(alg) -> None:
             "Parallel windows; 0 lets the backend choose.", advanced=True)
     alg.add(enum("DEVICE", "Device", capabilities.choices(capabilities.available(), "devices"), "auto"),
             "Run the network on a GPU when one is available (auto).", advanced=True)
+    alg.add(QgsProcessingParameterBoolean("EXPLAIN", "Explain (attribution per input)", False),
+            "Also write <output>_explain.tif: per input feature, its Integrated Gradients attribution to the "
+            "output (baseline output + sum of the bands = the prediction; baseline in the GDL_BASELINE tag), "
+            "loaded with a diverging ramp. Costs several plain predictions.")
+    alg.addOutput(QgsProcessingOutputRasterLayer("EXPLAIN", "Explanation (attribution per input)"))
     alg.add(QgsProcessingParameterBoolean("APPLICABILITY", "Area of applicability", False),
             "Also write <output>_applicability.tif: the dissimilarity index of each cell to the training rows "
             "and a mask of where the model can be trusted (1 inside, 0 outside; Meyer & Pebesma 2021). Needs a "
@@ -300,5 +305,6 @@ def prediction_args(alg, parameters: dict, context, replacements: dict[str, str]
     args += ["--window", str(alg.parameterAsInt(parameters, "WINDOW", context)),
              "--device", alg.parameterAsEnumString(parameters, "DEVICE", context)]
     workers = alg.parameterAsInt(parameters, "WORKERS", context)
+    args += ["--explain"] if alg.parameterAsBool(parameters, "EXPLAIN", context) else []
     args += ["--applicability"] if alg.parameterAsBool(parameters, "APPLICABILITY", context) else []
     return args + (["--workers", str(workers)] if workers else [])

@@ -14,7 +14,7 @@ class Predict(GeoRasterDLAlgorithm):
     GROUP, GROUP_ID = "Models", "models"
     HELP_SECTION = "prediction"
     COMMAND = "predict"
-    SIDE_OUTPUTS = {"PROBABILITIES": "probabilities", "APPLICABILITY": "applicability"}
+    SIDE_OUTPUTS = {"PROBABILITIES": "probabilities", "EXPLAIN": "explain", "APPLICABILITY": "applicability"}
     HELP = ("Applies a trained .gdl model over rasters of any size, window by window with bounded "
             "memory, re-deriving exactly the features it was trained on. Writes classes and "
             "probabilities, a probability (and its ensemble SD) or a value (and SD), styled for QGIS. "
