@@ -14,8 +14,12 @@ def run_demo(folder: str | Path = "sample_data", quick: bool = False) -> dict[st
 
     Generates the sample data when it is missing, then writes to ``folder/out/``: the
     aligned stack with a PNG preview; a landform model and a prospectivity model (with
-    spatial cross-validation, metrics and HTML reports); their predicted maps; ranked
-    targets of the prospectivity map's top 5% (``targets.gpkg``); and a PNG of the maps. ``quick`` trains briefly without cross-validation (a smoke run).
+    spatial cross-validation, metrics and HTML reports); their predicted maps; for the
+    prospectivity map its explanation (``prospectivity_explain.tif``) and area of
+    applicability (``prospectivity_applicability.tif``); ranked targets of its top 5%
+    (``targets.gpkg``, each naming its three strongest inputs); and PNGs of the maps
+    (``maps_preview.png``, ``trust_preview.png``). ``quick`` trains briefly without
+    cross-validation and skips the explanation and applicability (a smoke run).
     """
     from georaster_dl.export import write_stack
     from georaster_dl.prediction import predict
@@ -35,20 +39,28 @@ def run_demo(folder: str | Path = "sample_data", quick: bool = False) -> dict[st
     outputs["preview"] = write_preview(outputs["stack"], out / "stack_preview.png")
     cv = {} if quick else {"cv_folds": 4, "cv_block_size": 6000}
     epochs = 20 if quick else 200
-    for task, labels, field in (("landform", "landforms.gpkg", "landform"),
-                                ("prospectivity", "deposits.gpkg", None)):
+    # trust: explain the map and write its area of applicability (which needs the CV folds)
+    for task, labels, field, trust in (("landform", "landforms.gpkg", "landform", False),
+                                       ("prospectivity", "deposits.gpkg", None, not quick)):
         model = out / f"{task}.gdl"
         _, metrics = train(spec, folder / labels, task, label_field=field, epochs=epochs, seed=0, out=model,
                            metrics_path=out / f"{task}_metrics.json", report_path=out / f"{task}_report.html",
                            overwrite=True, **cv)
         outputs[f"{task}_model"] = model
         outputs[f"{task}_report"] = out / f"{task}_report.html"
-        outputs[f"{task}_map"] = predict(model, out / f"{task}.tif", overwrite=True)[0]
+        written = predict(model, out / f"{task}.tif", overwrite=True, explain=trust, applicability=trust)
+        outputs[f"{task}_map"] = written[0]
+        if trust:
+            outputs["explain"], outputs["applicability"] = written[-2:]
         info(f"{task}: {_headline(metrics)}")
     outputs["targets"] = find_targets(outputs["prospectivity_map"], out / "targets.gpkg", top_area=5,
-                                      overwrite=True)["path"]
+                                      explain=outputs.get("explain"), overwrite=True)["path"]
     outputs["maps_preview"] = write_map_preview(outputs["landform_map"], outputs["prospectivity_map"],
                                                 out / "maps_preview.png")
+    if "applicability" in outputs:
+        outputs["trust_preview"] = write_trust_preview(outputs["prospectivity_map"], outputs["explain"],
+                                                       outputs["applicability"], outputs["targets"],
+                                                       out / "trust_preview.png")
     info(f"demo finished: outputs in {out}")
     return outputs
 
@@ -88,6 +100,50 @@ def write_map_preview(landform: Path, prospectivity: Path, png: Path) -> Path:
     right.set_title("prospectivity (probability)")
     fig.colorbar(image, ax=right, fraction=0.046)
     for ax in (left, right):
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(png, dpi=80)
+    plt.close(fig)
+    return png
+
+
+def write_trust_preview(prospectivity: Path, explain: Path, applicability: Path, targets: Path, png: Path) -> Path:
+    """A PNG of the trust maps: the probability with the ranked targets outlined, the
+    attribution of the input that matters most over the map, and the area of applicability."""
+    import geopandas as gpd
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import rasterio
+    from rasterio.plot import plotting_extent
+
+    with rasterio.open(prospectivity) as ds:
+        prob, extent = ds.read(1), plotting_extent(ds)
+    with rasterio.open(explain) as ds:
+        attributions = ds.read()
+        strongest = int(np.nanargmax(np.nanmean(np.abs(attributions), axis=(1, 2))))
+        name = ds.descriptions[strongest]
+        half = float(np.nanpercentile(np.abs(attributions[strongest]), 99)) or 1.0
+    with rasterio.open(applicability) as ds:
+        mask = ds.read(2)
+        inside = float(np.nanmean(mask))
+    polygons = gpd.read_file(targets)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5))
+    image = axes[0].imshow(prob, cmap="RdYlBu_r", vmin=0, vmax=1, extent=extent)
+    polygons.boundary.plot(ax=axes[0], color="black", linewidth=0.8)
+    for _, row in polygons.nsmallest(3, "rank").iterrows():
+        point = row.geometry.representative_point()
+        axes[0].annotate(str(row["rank"]), (point.x, point.y), fontsize=9, fontweight="bold")
+    axes[0].set_title(f"prospectivity, {len(polygons)} ranked targets (top 5%)")
+    fig.colorbar(image, ax=axes[0], fraction=0.046)
+    image = axes[1].imshow(attributions[strongest], cmap="RdBu_r", vmin=-half, vmax=half, extent=extent)
+    axes[1].set_title(f"attribution of {name}")
+    fig.colorbar(image, ax=axes[1], fraction=0.046)
+    axes[2].imshow(mask, cmap=matplotlib.colors.ListedColormap(["#d7191c", "#1a9641"]), vmin=0, vmax=1,
+                   extent=extent, interpolation="nearest")
+    axes[2].set_title(f"area of applicability ({inside:.0%} inside, green)")
+    for ax in axes:
         ax.set_axis_off()
     fig.tight_layout()
     fig.savefig(png, dpi=80)

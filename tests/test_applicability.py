@@ -192,3 +192,24 @@ def test_rows_that_deflate_like_a_zip_bomb_are_stored_and_load(tmp_path):
         x = stack.sample_cells(np.arange(0, 256, 4), np.arange(0, 256, 4))
     bundle.save(tmp_path / "rows.gdl", check_rows=x[np.isfinite(x).all(axis=1)])
     assert np.array_equal(load_bundle(tmp_path / "rows.gdl", networks=False).applicability.rows, rows)
+
+
+def test_the_demo_trust_picture_shows_targets_the_strongest_attribution_and_the_mask(trained, tmp_path):
+    """The demo's trust maps: one prediction with --explain and --applicability, targets naming
+    their inputs from the explanation, and the PNG of the three panels."""
+    import geopandas as gpd
+    import matplotlib.image
+
+    from georaster_dl.demo import write_trust_preview
+    from georaster_dl.targets import find_targets
+
+    model, _ = trained
+    assert _run("predict", str(model), str(tmp_path / "p.tif"), "--explain", "--applicability") == 0
+    targets = find_targets(tmp_path / "p.tif", tmp_path / "t.gpkg", top_area=5, explain=tmp_path / "p_explain.tif")
+    polygons = gpd.read_file(targets["path"])
+    with rasterio.open(tmp_path / "p_explain.tif") as ds:
+        assert set(polygons["input_1"]) <= set(ds.descriptions)
+    png = write_trust_preview(tmp_path / "p.tif", tmp_path / "p_explain.tif", tmp_path / "p_applicability.tif",
+                              targets["path"], tmp_path / "trust.png")
+    image = matplotlib.image.imread(png)
+    assert image.shape[:2] == (400, 1200) and image[..., :3].std() > 0.1  # three panels of 5 x 5 in at 80 dpi
