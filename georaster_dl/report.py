@@ -205,17 +205,28 @@ def _reliability(metrics: dict, bundle) -> str:
     if not diagram:
         return ""
     conf, acc = np.asarray(diagram["confidence"], float), np.asarray(diagram["accuracy"], float)
+    scaled = block.get("calibration")
     fig, ax = _figure(square=True)
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
-    ax.plot(conf, acc, "o-", label="model")
+    ax.plot(conf, acc, "o-", label="model" if not scaled else "before temperature scaling")
+    if scaled:
+        ax.plot(scaled["reliability"]["confidence"], scaled["reliability"]["accuracy"], "s-",
+                label=f"after (T = {scaled['temperature']:.3g}, cross-fitted)")
+    title = f"Reliability (ECE {block['ece']:.3f}" + (f" -> {scaled['ece_after']:.3f})" if scaled else ")")
     ax.set(xlabel="predicted class's probability (bin mean)", ylabel="share correct", xlim=(0, 1), ylim=(0, 1),
-           title=f"Reliability (ECE {block['ece']:.3f})")
+           title=title)
     ax.legend()
     counts = ", ".join(str(c) for c in diagram["count"])
+    note = ("" if not scaled else
+            f" Temperature scaling (<code>--calibrate</code>) divides every member's logits by T = "
+            f"{scaled['temperature']:.3g}, fitted on these out-of-fold probabilities and built into the model file; "
+            f"the curve after it tempers each fold with the T fitted on the other folds (ECE "
+            f"{scaled['ece_before']:.3f} -> {scaled['ece_after']:.3f}, log loss {scaled['nll_before']:.3f} -> "
+            f"{scaled['nll_after']:.3f}). Class rankings, and so accuracy and kappa, hardly change.")
     return ("<h2>Reliability diagram</h2>" + _img(fig) +
             "<p class='note'>Labels binned by the probability of the class predicted for them (ten bins of 0.1; "
             f"labels per bin: {counts}). The expected calibration error (ECE) is the labels' mean distance "
-            "between a bin's share correct and its mean probability.</p>")
+            f"between a bin's share correct and its mean probability.{note}</p>")
 
 
 def _confusion(metrics: dict, bundle) -> str:

@@ -4,7 +4,8 @@ A short pipeline of functions that pass values: open the stack (pinning its spec
 the labels into feature rows and background pools (:func:`training_data`), lay out spatial
 folds (:func:`make_folds`), fit each fold's ensemble and the final one (:func:`fit_models`),
 score them (:func:`score`: each fold's models score every valid cell inside it; the
-baselines beside them; importance and the explanation on the held-out rows), and write one model file, the metrics and an HTML report. Every
+baselines beside them; importance and the explanation on the held-out rows), optionally
+calibrate the final model's probabilities on the folds (:func:`calibrate_probabilities`), and write one model file, the metrics and an HTML report. Every
 choice comes in one validated :class:`~georaster_dl.models.config.TrainConfig`.
 """
 
@@ -21,6 +22,7 @@ from rasterio.windows import Window
 
 from georaster_dl.applicability import Applicability, fit_applicability
 from georaster_dl.baselines import Baseline, fit_baselines
+from georaster_dl.calibration import apply_temperature, calibrate, member_probabilities
 from georaster_dl.cv import SpatialFolds, spatial_holdout
 from georaster_dl.errors import LabelError, UserInputError
 from georaster_dl.explain import Explainer, held_out_summary
@@ -77,8 +79,9 @@ def train(spec, labels, task: str, *, out: str | os.PathLike | None = None,
         ``cv_folds``, ``cv_block_size``, ``cv_buffer`` (spatial block cross-validation, grid units),
         ``presence_neighbours`` (prospectivity: the cells within this many cells of each presence also
         train as presences), ``tune`` (network options chosen per model by inner spatial CV,
-        :mod:`georaster_dl.models.tune`; recorded as ``options.tuning``)
-        (:class:`~georaster_dl.models.settings.TrainSettings`); ``baselines`` (with
+        :mod:`georaster_dl.models.tune`; recorded as ``options.tuning``), ``calibrate`` (landform, with
+        cross-validation: temperature scaling fitted on the out-of-fold probabilities,
+        ``cv.calibration``) (:class:`~georaster_dl.models.settings.TrainSettings`); ``baselines`` (with
         cross-validation, also fit logistic or linear regression and a random forest on each
         fold's training rows and score them like the network: ``cv.baselines``).
 
@@ -118,6 +121,8 @@ def train(spec, labels, task: str, *, out: str | os.PathLike | None = None,
         metrics: dict[str, Any] = {"task": task, "labels": data.label_counts,
                                    "training": training_summary(data, final)}
         maps = score(data, config, folds, fold_models, final.bundle, metrics)
+        if config.settings.calibrate:
+            metrics["cv"]["calibration"] = calibrate_probabilities(data, folds, fold_models, final)
         aoa = area_of_applicability(data, folds, final, metrics.get("importance"), config.settings.seed)
         options = config.to_dict(None if hasattr(labels, "rows") else str(absolute(labels)))
         if config.settings.tune:  # the final model's network is the one tuning chose
@@ -327,6 +332,20 @@ def score(data: TrainingData, config: TrainConfig, folds: SpatialFolds | None, f
         metrics["importance"] = _importance(data, config.settings.seed, folds, forwards)
         metrics["explain"] = _explanation(data, config.settings.seed, folds, fold_models, forwards)
     return maps
+
+
+def calibrate_probabilities(data: TrainingData, folds: SpatialFolds, fold_models: list[FittedModel],
+                            final: FittedModel) -> dict[str, Any]:
+    """Temperature scaling: fitted on each fold's members' probabilities for its held-out labels,
+    applied to the final model's members (see :mod:`georaster_dl.calibration`)."""
+    held = list(_held_out(data, folds))
+    result = calibrate([member_probabilities(fold_models[f].bundle, x) for f, x, _ in held],
+                       [y.astype(np.int64) for _, _, y in held])
+    apply_temperature(final.bundle.networks, result["temperature"])
+    final.bundle.graph = None  # built again from the scaled weights when saved
+    info(f"calibration: temperature {result['temperature']:.3g}; out-of-fold ECE {result['ece_before']:.3f} -> "
+         f"{result['ece_after']:.3f} (each fold scaled by the other folds' temperature)")
+    return result
 
 
 def area_of_applicability(data: TrainingData, folds: SpatialFolds | None, final: FittedModel,

@@ -71,7 +71,7 @@ def landform_model(env, sample, out):
     needs("train")
     return run_algorithm(env, "train_landforms", {
         "DEM": sample / "dem.tif", "FEATURES": ["slope", "tpi"], "MORE": "tpi:radius=5",
-        "LABELS": sample / "landforms.gpkg", "LABEL_FIELD": "landform", **FAST_TRAINING,
+        "LABELS": sample / "landforms.gpkg", "LABEL_FIELD": "landform", **FAST_TRAINING, "CALIBRATE": True,
         "OUTPUT": out / "landforms.gdl", "REPORT": out / "landforms.html"})
 
 
@@ -268,6 +268,8 @@ def test_training_cross_validates_by_default_on_blocks_derived_from_the_grid(lan
     # 5 folds; blocks a tenth of the 256-cell x 30 m grid's side (768 m, to 2 significant digits)
     assert doc["options"]["training"]["cv_folds"] == 5 and doc["options"]["training"]["cv_block_size"] == 770
     assert doc["metrics"]["cv"]
+    # the fixture ticked 'Calibrate probabilities': the temperature is in the metrics
+    assert doc["options"]["training"]["calibrate"] is True and doc["metrics"]["cv"]["calibration"]["temperature"] > 0
 
 
 def test_classify_landforms_writes_named_classes_and_probabilities_on_the_dem_grid(classified, sample):

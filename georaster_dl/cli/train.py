@@ -58,6 +58,10 @@ _NET, _RUN = _DEFAULTS.network, _DEFAULTS.settings
               help="Choose each model's network options among a few candidates (as given; 50 epochs; "
                    "32,16 units with dropout 0.3) by inner 3-fold spatial CV; the choice is recorded in the "
                    "model file. About 3x the training time.")
+@click.option("--calibrate", is_flag=True, default=_RUN.calibrate,
+              help="Landform, with --cv-folds: temperature-scale the class probabilities, the temperature fitted "
+                   "on the out-of-fold probabilities (the ECE before and after, cross-fitted, in the metrics "
+                   "and report).")
 @click.option("--seed", type=int, default=_RUN.seed, show_default=True, help="Same seed, same model and metrics.")
 @click.option("--baselines/--no-baselines", default=_DEFAULTS.baselines, show_default=True,
               help="With --cv-folds, also fit logistic (regression: linear) regression and a random forest on "

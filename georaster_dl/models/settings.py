@@ -16,6 +16,8 @@ class TrainSettings:
     Presence-only handling (prospectivity): ``presence_neighbours`` r adds the valid cells
     within r cells (a square) of each presence as presences of their own. ``tune`` picks
     each model's network options by inner spatial cross-validation (:mod:`georaster_dl.models.tune`).
+    ``calibrate`` (class probabilities, with cross-validation) fits a temperature on the
+    out-of-fold probabilities and applies it to the final model (:mod:`georaster_dl.calibration`).
     """
 
     background_ratio: float = 10.0
@@ -27,6 +29,7 @@ class TrainSettings:
     cv_buffer: float = 0.0
     presence_neighbours: int = 0
     tune: bool = False
+    calibrate: bool = False
 
     def validated(self, task: str) -> TrainSettings:
         """Check every setting for ``task``; return a copy with numbers of the right types.
@@ -40,7 +43,7 @@ class TrainSettings:
                         ensemble=int(self.ensemble), seed=int(self.seed), cv_folds=int(self.cv_folds),
                         cv_block_size=None if self.cv_block_size is None else float(self.cv_block_size),
                         cv_buffer=float(self.cv_buffer), presence_neighbours=int(self.presence_neighbours),
-                        tune=bool(self.tune))
+                        tune=bool(self.tune), calibrate=bool(self.calibrate))
         typed._check(task)
         return typed
 
@@ -64,3 +67,9 @@ class TrainSettings:
             raise UserInputError(f"--presence-neighbours must be 0 or more cells, got {self.presence_neighbours}")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise UserInputError(f"--cv-folds must be 0 (none) or at least 2, got {self.cv_folds}")
+        if self.calibrate and not get_task(task).calibrates:
+            raise UserInputError(f"--calibrate applies to models of class probabilities (landform), not {task}: "
+                                 "leave it out")
+        if self.calibrate and not self.cv_folds:
+            raise UserInputError("--calibrate needs --cv-folds: the temperature is fitted on the out-of-fold "
+                                 "probabilities")

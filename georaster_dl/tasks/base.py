@@ -37,6 +37,8 @@ class Task:
     #: Scores rank every valid cell of the map (AUC against all cells, area captured by the top
     #: cells), rather than predicting labels cell by cell.
     ranks_cells: ClassVar[bool] = False
+    #: Outputs are class probabilities that temperature scaling can calibrate (``--calibrate``).
+    calibrates: ClassVar[bool] = False
     #: Fewest classes the training labels must hold.
     min_classes: ClassVar[int] = 0
     #: What to do when a training set holds a single class (classifiers).

@@ -23,6 +23,7 @@ class Landform(Task):
     report_columns = {"cv": ("accuracy", "kappa", "accuracy_sd"), "evaluation": ("accuracy", "kappa")}
     output_bands = ("class", "probabilities")
     min_classes = 2
+    calibrates = True
     one_class_advice = "give labels of at least two classes"
     cv_keys = ("accuracy", "kappa")
 

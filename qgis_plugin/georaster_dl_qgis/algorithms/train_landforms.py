@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qgis.core import (QgsProcessing, QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
+from qgis.core import (QgsProcessing, QgsProcessingParameterBoolean, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField,
                        QgsProcessingParameterFile, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
@@ -48,12 +49,19 @@ class TrainLandforms(GeoRasterDLAlgorithm):
                                             optional=True, fileFilter="Stack spec (*.yaml *.yml *.json)"),
                  "Use this StackSpec instead of building one from the DEM and features above.", advanced=True)
         add_training(self)
+        self.add(QgsProcessingParameterBoolean("CALIBRATE", "Calibrate probabilities (temperature scaling)", False),
+                 "Fit a temperature on the cross-validation's out-of-fold probabilities and build it into the "
+                 "model, so a class probability of 0.8 is right about 80% of the time; the report shows the "
+                 "reliability diagram before and after. Needs cross-validation folds.", advanced=True)
 
     def problem(self, parameters, context):
         if not (self.parameterAsFile(parameters, "SPEC", context) or feature_list(self, parameters, context)):
             return "Choose at least one terrain feature, or type one under 'More terrain features'."
         if not self.parameterAsString(parameters, "LABEL_FIELD", context):
             return "Class field: choose the attribute holding the landform classes."
+        if (self.parameterAsBool(parameters, "CALIBRATE", context)
+                and not self.parameterAsInt(parameters, "CV_FOLDS", context)):
+            return "Calibrate probabilities needs cross-validation folds (at least 2)."
         return training_problem(self, parameters, context)
 
     def arguments(self, parameters, context, feedback):
@@ -65,4 +73,5 @@ class TrainLandforms(GeoRasterDLAlgorithm):
         args, outputs = training_args(self, parameters, context)
         labels = self.labels_args(parameters, "LABELS", context, feedback)
         field = self.parameterAsString(parameters, "LABEL_FIELD", context)
-        return ["--task", self.TASK, "--spec", spec, *labels, "--label-field", field, *args], outputs
+        calibrate = ["--calibrate"] if self.parameterAsBool(parameters, "CALIBRATE", context) else []
+        return ["--task", self.TASK, "--spec", spec, *labels, "--label-field", field, *args, *calibrate], outputs
