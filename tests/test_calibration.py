@@ -7,6 +7,7 @@ import pytest
 from model_support import FAST, sample_area
 
 from georaster_dl.calibration import calibrate, member_probabilities, tempered
+from georaster_dl.cli.train import summary_line
 from georaster_dl.models.bundle import load_bundle
 from georaster_dl.models.forward import Forward
 from georaster_dl.training import train, training_rows
@@ -48,6 +49,7 @@ def test_a_calibrated_model_is_the_same_model_with_every_members_logits_divided_
     t = scaled["temperature"]
     assert 0.05 < t < 20 and t != pytest.approx(1.0, abs=1e-3)
     assert len(scaled["fold_temperatures"]) == 3 and 0 <= scaled["ece_after"] < 1
+    assert f"; calibrated (T {t:.3g}): ece {scaled['ece_after']:.3f}" in summary_line(metrics)
     loaded = load_bundle(tmp_path / "c.gdl", networks=False)
     x = training_rows(loaded).x
     expected = tempered(member_probabilities(plain, x), t)

@@ -99,6 +99,8 @@ def summary_line(metrics: dict) -> str:
             names = ("auc_pooled", "auc_mean", "auc_sd", "auc", "auprc_pooled", "auprc", "accuracy", "kappa", "ece",
                      "r2", "rmse", "mae")
             figures = ", ".join(f"{k} {block[k]:.3f}" for k in names if isinstance(block.get(k), float))
-            return f"{label}: {figures}"
+            scaled = block.get("calibration")
+            calibrated = f"; calibrated (T {scaled['temperature']:.3g}): ece {scaled['ece_after']:.3f}" if scaled else ""
+            return f"{label}: {figures}{calibrated}"
     success = (metrics.get("training") or {}).get("success")
     return f"in-sample AUC {success['auc']:.3f} (no cross-validation)" if success else "trained (no cross-validation)"
