@@ -141,7 +141,7 @@ def _predict_locked(model, out: Path, inputs: dict, window: int | None, workers:
                 check_free(partial_path(f.path))
         if not resume:
             check_free(journal_path(out))
-        predictor = WindowPredictor(bundle, overrides, providers, explain)
+        predictor = WindowPredictor(bundle, overrides, providers, explain, applicability)
         bar.update()
     try:
         check_device(device, predictor.forward.device)

@@ -156,7 +156,7 @@ def test_tiled_applicability_equals_the_whole_window(trained):
     model, _ = trained
     bundle = load_bundle(model, networks=False)
     files = [applicability_output(Path("x.tif"), bundle.applicability.threshold, "")]
-    predictor = WindowPredictor(bundle, {})
+    predictor = WindowPredictor(bundle, {}, applicability=True)
     try:
         whole = predictor(Window(0, 0, 256, 256), files)["applicability"]
         tiled = np.concatenate([np.concatenate([predictor(Window(c, r, 96 if c else 160, 96 if r else 160),

@@ -77,7 +77,7 @@ class WindowPredictor:
     """
 
     def __init__(self, bundle, overrides: dict[str, str], providers: list[str] | None = None,
-                 explain: bool = False) -> None:
+                 explain: bool = False, applicability: bool = False) -> None:
         from georaster_dl.models.forward import Forward
 
         self.bundle = bundle
@@ -91,9 +91,9 @@ class WindowPredictor:
             raise
         self.classes = model_classes(bundle)
         self.strip = strip_rows(len(self.stack.compact_layout))
-        # cheap (at most 5,000 rows): built with the predictor, once per worker
-        self.dissimilarity = (bundle.applicability.scorer(self.stack.compact_layout)
-                              if bundle.applicability is not None else None)
+        # cheap (at most 5,000 rows), once per worker; only when asked: importing scipy.spatial
+        # and building the trees took 0.25 s of Cloncurry's 1.7 s prediction
+        self.dissimilarity = bundle.applicability.scorer(self.stack.compact_layout) if applicability else None
 
     def __call__(self, window: Window, files: list[OutputFile]) -> dict[str, np.ndarray]:
         """Output bands of every file in ``files`` over ``window``."""
@@ -146,16 +146,17 @@ def model_classes(bundle) -> list[ClassInfo]:
 
 @functools.lru_cache(maxsize=4)
 def worker_predictor(model_path: str, model_sha256: str, overrides: tuple, providers: tuple,
-                     explain: bool = False) -> WindowPredictor:
+                     explain: bool = False, applicability: bool = False) -> WindowPredictor:
     """Load a model's ONNX graph once per worker process (keyed by its checksum) and keep it."""
     from georaster_dl.models.bundle import load_bundle
 
-    return WindowPredictor(load_bundle(model_path, networks=False), dict(overrides), list(providers), explain)
+    return WindowPredictor(load_bundle(model_path, networks=False), dict(overrides), list(providers), explain,
+                           applicability)
 
 
 def predict_window_task(model_path: str, model_sha256: str, overrides: tuple, providers: tuple,
                         files: list[OutputFile], window: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
     """A dask.distributed task: predict one window (col, row, width, height)."""
     predictor = worker_predictor(str(Path(model_path)), model_sha256, overrides, providers,
-                                 any(f.key == EXPLAIN_KEY for f in files))
+                                 any(f.key == EXPLAIN_KEY for f in files), any(f.key == APPLICABILITY_KEY for f in files))
     return predictor(Window(*window), files)
