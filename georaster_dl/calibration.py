@@ -95,8 +95,8 @@ def calibrate(fold_probabilities: list[np.ndarray], fold_labels: list[np.ndarray
 
 
 def apply_temperature(networks: list, temperature: float) -> None:
-    """Divide the last Dense layer's kernel and bias of every network by ``temperature``
-    (its logits by T), in place."""
+    """Divide the output layer's kernel and bias of every network by ``temperature`` (its
+    logits by T), in place."""
     for net in networks:
-        last = [layer for layer in net.layers if type(layer).__name__ == "Dense"][-1]
-        last.set_weights([w / np.float32(temperature) for w in last.get_weights()])
+        output = net.get_layer("output")  # the name build_network gives it
+        output.set_weights([w / np.float32(temperature) for w in output.get_weights()])

@@ -85,6 +85,7 @@ def _files() -> dict[str, Any]:
 
     out = Path("out.tif")
     return {"model": SUFFIX, "raster": out.suffix, "style": qml_path(out).suffix,
-            "probabilities": PROBABILITIES_SUFFIX, "explain": EXPLAIN_SUFFIX, "applicability": APPLICABILITY_SUFFIX, "targets": TARGETS_SUFFIX,
+            "probabilities": PROBABILITIES_SUFFIX, "explain": EXPLAIN_SUFFIX, "applicability": APPLICABILITY_SUFFIX,
+            "targets": TARGETS_SUFFIX,
             "unfinished": [PARTIAL_SUFFIX, journal_path(out).name[len(out.name):],
                            OutputLock(out).path.name[len(out.name):]]}

@@ -36,7 +36,7 @@ import numpy as np
 from georaster_dl.engine.outputs import OutputFile
 from georaster_dl.errors import ModelFileError
 from georaster_dl.io import qml
-from georaster_dl.models.onnx_graph import _LEAKY_SLOPE, _SELU, DenseLayer
+from georaster_dl.models.onnx_graph import _LEAKY_SLOPE, _SELU, DenseLayer, dense_layers
 from georaster_dl.models.preprocess import Preprocessor
 from georaster_dl.tasks import get_task
 
@@ -107,8 +107,7 @@ def member_layers(bundle) -> list[list[DenseLayer]]:
     from georaster_dl.models.bundle import member_bytes
 
     if bundle.networks:
-        return [[DenseLayer(*_kernel_bias(layer), str(layer.get_config().get("activation") or "linear"))
-                 for layer in network.layers if type(layer).__name__ == "Dense"] for network in bundle.networks]
+        return [dense_layers(network) for network in bundle.networks]
     members = []
     for name, data in member_bytes(bundle):
         try:
@@ -132,11 +131,6 @@ def member_layers(bundle) -> list[list[DenseLayer]]:
                                  "retrain the model")
         members.append(layers)
     return members
-
-
-def _kernel_bias(layer) -> tuple[np.ndarray, np.ndarray | None]:
-    weights = [np.asarray(w, np.float32) for w in layer.get_weights()]
-    return weights[0], weights[1] if len(weights) > 1 else None
 
 
 def feature_columns(bundle) -> list[tuple[str, list[int]]]:

@@ -3,9 +3,10 @@
 Sections appear when their figures exist in the metrics: summary and provenance,
 the network beside the baselines of the same folds, training curves, ROC curve,
 success-rate and prediction-rate curves with the share of deposits captured, the
-prediction-area plot, confusion matrix and per-class scores, the reliability diagram, permutation importance and the explanation (mean absolute
-attribution and dependence plots) on held-out folds, and a map thumbnail. Plots are drawn with matplotlib's ``Figure`` API (Agg), which leaves pyplot's
-global state alone.
+prediction-area plot, confusion matrix and per-class scores, the reliability diagram,
+permutation importance and the explanation (mean absolute attribution and dependence
+plots) on held-out folds, and a map thumbnail. Plots are drawn with matplotlib's
+``Figure`` API (Agg), which leaves pyplot's global state alone.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ the labels into feature rows and background pools (:func:`training_data`), lay o
 folds (:func:`make_folds`), fit each fold's ensemble and the final one (:func:`fit_models`),
 score them (:func:`score`: each fold's models score every valid cell inside it; the
 baselines beside them; importance and the explanation on the held-out rows), optionally
-calibrate the final model's probabilities on the folds (:func:`calibrate_probabilities`), and write one model file, the metrics and an HTML report. Every
-choice comes in one validated :class:`~georaster_dl.models.config.TrainConfig`.
+calibrate the final model's probabilities on the folds (:func:`calibrate_probabilities`),
+and write one model file, the metrics and an HTML report. Every choice comes in one validated :class:`~georaster_dl.models.config.TrainConfig`.
 """
 
 from __future__ import annotations
@@ -339,6 +339,9 @@ def calibrate_probabilities(data: TrainingData, folds: SpatialFolds, fold_models
     """Temperature scaling: fitted on each fold's members' probabilities for its held-out labels,
     applied to the final model's members (see :mod:`georaster_dl.calibration`)."""
     held = list(_held_out(data, folds))
+    if not held:
+        raise LabelError("--calibrate: no cross-validation fold holds two labels to fit the temperature on; "
+                         "use fewer --cv-folds or a smaller --cv-block-size")
     result = calibrate([member_probabilities(fold_models[f].bundle, x) for f, x, _ in held],
                        [y.astype(np.int64) for _, _, y in held])
     apply_temperature(final.bundle.networks, result["temperature"])
@@ -444,10 +447,9 @@ def _explanation(data: TrainingData, seed: int, folds: SpatialFolds, fold_models
                  forwards: list[Forward]) -> dict[str, Any]:
     """The global explanation on the held-out rows: each fold model explains the rows it did
     not see (see :func:`~georaster_dl.explain.held_out_summary`)."""
-    layout = data.stack.compact_layout
     parts = []
     for f, x, _ in _held_out(data, folds):
-        rows = compact_onehot(x, layout) if any(codes is not None for codes in layout) else x
+        rows = compact_onehot(x, data.stack.compact_layout)
         mean = forwards[f](rows, compact=True)[0] if fold_models[f].bundle.n_outputs > 1 else None
         parts.append((Explainer(fold_models[f].bundle), rows, mean))
     return held_out_summary(parts, _seed(seed, -1, 88)) if parts else {}

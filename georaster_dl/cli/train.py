@@ -100,7 +100,8 @@ def summary_line(metrics: dict) -> str:
                      "r2", "rmse", "mae")
             figures = ", ".join(f"{k} {block[k]:.3f}" for k in names if isinstance(block.get(k), float))
             scaled = block.get("calibration")
-            calibrated = f"; calibrated (T {scaled['temperature']:.3g}): ece {scaled['ece_after']:.3f}" if scaled else ""
+            calibrated = (f"; calibrated (T {scaled['temperature']:.3g}): ece {scaled['ece_after']:.3f}"
+                          if scaled else "")
             return f"{label}: {figures}{calibrated}"
     success = (metrics.get("training") or {}).get("success")
     return f"in-sample AUC {success['auc']:.3f} (no cross-validation)" if success else "trained (no cross-validation)"

@@ -157,6 +157,7 @@ def worker_predictor(model_path: str, model_sha256: str, overrides: tuple, provi
 def predict_window_task(model_path: str, model_sha256: str, overrides: tuple, providers: tuple,
                         files: list[OutputFile], window: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
     """A dask.distributed task: predict one window (col, row, width, height)."""
-    predictor = worker_predictor(str(Path(model_path)), model_sha256, overrides, providers,
-                                 any(f.key == EXPLAIN_KEY for f in files), any(f.key == APPLICABILITY_KEY for f in files))
+    keys = {f.key for f in files}
+    predictor = worker_predictor(str(Path(model_path)), model_sha256, overrides, providers, EXPLAIN_KEY in keys,
+                                 APPLICABILITY_KEY in keys)
     return predictor(Window(*window), files)
